@@ -1,0 +1,652 @@
+"""The one training loop: `fit(model, data, TrainConfig(...))`.
+
+Every experiment in grokkit trains through `fit`. It trains an ensemble (E same-shaped models with
+stacked parameters, see grokkit.models) with one optimizer step for all members; each member has its
+own seed, init, learning rate, weight decay, mask and training set, and its history comes out as if
+it had been trained alone.
+
+Step convention: metrics logged at step s belong to the parameters after s optimizer steps
+(theta_s). Train metrics come from the training forward pass itself (full batch: every step, no extra
+cost); test metrics every `eval_every` steps and at the last step.
+"""
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from . import store as store_mod
+from . import validate
+from .data import Data, padded
+from .losses import cross_entropy_rows
+from .models.base import EnsembleModule
+
+OPTIMIZERS = ("adamw", "adam", "sgd")
+LOSSES = ("ce", "mse")
+LOSS_DTYPES = ("float32", "float64")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything about how a model is trained (validated on construction).
+
+    lr, weight_decay: a number, or one value per ensemble member.
+    optimizer: "adamw" (decoupled weight decay), "adam" (coupled L2: wd * theta added to the gradient),
+        "sgd" (plain gradient descent, coupled L2).
+    batch_size: None = full batch; otherwise per-member minibatches (one epoch = a pass over the
+        member's own training rows, reshuffled per epoch from data_seed + member).
+    loss: "ce" (cross-entropy) or "mse" (to one-hot for class labels, to the target for regression).
+    threshold: the accuracy P that defines t_mem / t_gen (first step with acc > P).
+    regression_tol: for float targets, "accuracy" = share of rows with squared error < regression_tol.
+    early_stop_patience: stop once every member has t_gen and `patience` more steps have run.
+    checkpoint_steps: parameter snapshots kept with the run (step 0 = theta_0 is always kept).
+    """
+
+    steps: int = 1000
+    lr: float | tuple[float, ...] = 1e-3
+    weight_decay: float | tuple[float, ...] = 1.0
+    optimizer: str = "adamw"
+    betas: tuple[float, float] = (0.9, 0.98)
+    eps: float = 1e-8
+    warmup_steps: int = 0
+    grad_clip: float | None = None
+    batch_size: int | None = None
+    loss: str = "ce"
+    loss_dtype: str = "float32"
+    eval_every: int = 100
+    threshold: float = 0.95
+    regression_tol: float = 0.01
+    early_stop_patience: int | None = None
+    checkpoint_steps: tuple[int, ...] = ()
+    data_seed: int = 0
+    device: str = "auto"
+
+    def __post_init__(self):
+        validate.integer("steps", self.steps, min_value=1)
+        validate.choice("optimizer", self.optimizer, OPTIMIZERS)
+        validate.choice("loss", self.loss, LOSSES)
+        validate.choice("loss_dtype", self.loss_dtype, LOSS_DTYPES)
+        for name in ("lr", "weight_decay"):
+            v = getattr(self, name)
+            if isinstance(v, (list, tuple)):
+                object.__setattr__(self, name, tuple(validate.number(name, x, min_value=0) for x in v))
+            else:
+                validate.number(name, v, min_value=0)
+        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+            raise ValueError(f"betas={self.betas} must be two numbers in [0, 1)")
+        object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
+        validate.integer("warmup_steps", self.warmup_steps, min_value=0)
+        if self.grad_clip is not None:
+            validate.number("grad_clip", self.grad_clip, min_value=0, strict=True)
+        if self.batch_size is not None:
+            validate.integer("batch_size", self.batch_size, min_value=1)
+        validate.integer("eval_every", self.eval_every, min_value=1)
+        validate.fraction("threshold", self.threshold, closed_low=True)
+        if self.early_stop_patience is not None:
+            validate.integer("early_stop_patience", self.early_stop_patience, min_value=0)
+        steps = tuple(sorted({validate.integer("checkpoint_steps", s, min_value=0) for s in self.checkpoint_steps}))
+        object.__setattr__(self, "checkpoint_steps", steps)
+        validate.choice("device", self.device.split(":")[0], ("auto", "cpu", "cuda", "mps"))
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+# ---- optimizer -----------------------------------------------------------------------------
+class EnsembleAdam:
+    """Adam/AdamW with per-member learning rate and weight decay (same update as torch.optim.AdamW
+    per member, to float tolerance). Also plain SGD when betas are unused (optimizer="sgd")."""
+
+    def __init__(self, params: list[torch.nn.Parameter], lr, wd, cfg: TrainConfig):
+        self.params = params
+        self.cfg = cfg
+        self.kind = cfg.optimizer
+        self.b1, self.b2 = cfg.betas
+        self.eps = cfg.eps
+        self.t = 0
+        dev = params[0].device
+        self.lr = torch.tensor(lr, dtype=torch.float32, device=dev)
+        self.wd = torch.tensor(wd, dtype=torch.float32, device=dev)
+        self.uniform = len(set(lr)) == 1 and len(set(wd)) == 1
+        self.lr0, self.wd0 = float(lr[0]), float(wd[0])
+        self.m = [torch.zeros_like(p) for p in params]
+        self.v = [torch.zeros_like(p) for p in params]
+
+    def _view(self, t, p):
+        return t.view(-1, *([1] * (p.dim() - 1)))
+
+    @torch.no_grad()
+    def step(self, lr_scale: float = 1.0):
+        self.t += 1
+        b1, b2 = self.b1, self.b2
+        bc1 = 1 - b1**self.t
+        bc2_sqrt = math.sqrt(1 - b2**self.t)
+        for p, m, v in zip(self.params, self.m, self.v):
+            g = p.grad
+            if g is None:
+                continue
+            if self.uniform:
+                lr, wd = self.lr0 * lr_scale, self.wd0
+            else:
+                lr, wd = self._view(self.lr, p) * lr_scale, self._view(self.wd, p)
+            if self.kind != "adamw" and (not self.uniform or wd != 0):
+                g = g.add(p * wd) if not self.uniform else g.add(p, alpha=wd)
+            if self.kind == "sgd":
+                p.sub_(g * lr) if not self.uniform else p.add_(g, alpha=-lr)
+                continue
+            if self.kind == "adamw" and (not self.uniform or wd != 0):
+                p.mul_(1 - lr * wd)
+            m.lerp_(g, 1 - b1)
+            v.mul_(b2).addcmul_(g, g, value=1 - b2)
+            denom = (v.sqrt() / bc2_sqrt).add_(self.eps)
+            if self.uniform:
+                p.addcdiv_(m, denom, value=-lr / bc1)
+            else:
+                p.sub_((lr / bc1) * m / denom)
+
+    def state(self) -> dict:
+        return {"t": self.t, "m": [x.cpu() for x in self.m], "v": [x.cpu() for x in self.v]}
+
+    def load(self, state: dict):
+        self.t = state["t"]
+        for dst, src in zip(self.m + self.v, state["m"] + state["v"]):
+            dst.copy_(src)
+
+
+# ---- contexts handed to user code -----------------------------------------------------------
+@dataclass
+class StepContext:
+    """What an extra loss term sees: the training forward pass of this step."""
+
+    step: int
+    model: EnsembleModule
+    x: torch.Tensor  # (E, B, ...) inputs
+    y: torch.Tensor  # (E, B) labels / targets
+    weights: torch.Tensor  # (E, B) per-row weights (1/n per valid row, 0 for padding)
+    logits: torch.Tensor  # (E, B, C)
+    task_loss: torch.Tensor  # (E,) per-member task loss (differentiable)
+
+
+@dataclass
+class EvalContext:
+    """What a callback sees at an evaluation step (no gradients)."""
+
+    step: int
+    model: EnsembleModule
+    data: Data
+    device: torch.device
+    metrics: dict[str, torch.Tensor]  # "train/acc", "test/loss", ... -> (E,)
+    history: Callable[[], pd.DataFrame] = field(repr=False, default=None)
+
+    def test_batch(self):
+        idx, valid, counts = padded(self.data.test, self.device)
+        return idx, valid, counts
+
+
+# ---- results -----------------------------------------------------------------------------
+@dataclass
+class Run:
+    """A finished (or early-stopped) training run of an ensemble."""
+
+    config: TrainConfig
+    history: pd.DataFrame  # tidy: step, member, split, metric, value
+    times: pd.DataFrame  # member, t_mem, t_gen, tau_grok (NaN when never reached)
+    checkpoints: dict[int, dict[str, torch.Tensor]]  # step -> stacked parameters (CPU)
+    final_state: dict[str, torch.Tensor]
+    key: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_members(self) -> int:
+        return int(self.history["member"].max()) + 1 if len(self.history) else 0
+
+    def curves(self, member: int | None = None, split: str | None = None) -> pd.DataFrame:
+        """Wide table: one row per (step, member), one column per split/metric."""
+        h = self.history
+        if member is not None:
+            h = h[h.member == member]
+        if split is not None:
+            h = h[h.split == split]
+        w = h.assign(col=h.split + "_" + h.metric).pivot_table(
+            index=["step", "member"], columns="col", values="value", aggfunc="last")
+        return w.reset_index()
+
+    def member_state(self, member: int, step: int | None = None) -> dict[str, torch.Tensor]:
+        """Parameters of one member (1-member stacked form) at a checkpoint step (None = final)."""
+        state = self.final_state if step is None else self.checkpoints[step]
+        return {k: v[member : member + 1].clone() for k, v in state.items()}
+
+    def summary(self) -> pd.DataFrame:
+        """Per member: grokking times and final metrics."""
+        last = self.history.sort_values("step").groupby(["member", "split", "metric"]).value.last()
+        last = last.unstack(["split", "metric"])
+        last.columns = [f"final_{s}_{m}" for s, m in last.columns]
+        return self.times.set_index("member").join(last).reset_index()
+
+
+def grokking_times(history: pd.DataFrame, threshold: float = 0.95) -> pd.DataFrame:
+    """t_mem = first step with train acc > P; t_gen = first step with test acc > P;
+    tau_grok = t_gen / t_mem (t_mem = 0 counts as 1 to avoid dividing by zero)."""
+    rows = []
+    members = sorted(history["member"].unique()) if len(history) else []
+    acc = history[history.metric == "acc"]
+    for m in members:
+        out = {"member": int(m)}
+        for split, name in (("train", "t_mem"), ("test", "t_gen")):
+            s = acc[(acc.member == m) & (acc.split == split)].sort_values("step")
+            hit = s[s.value > threshold]
+            out[name] = float(hit.step.iloc[0]) if len(hit) else float("nan")
+        out["tau_grok"] = out["t_gen"] / max(out["t_mem"], 1.0) if not math.isnan(out["t_mem"]) else float("nan")
+        rows.append(out)
+    return pd.DataFrame(rows, columns=["member", "t_mem", "t_gen", "tau_grok"])
+
+
+# ---- the loop ------------------------------------------------------------------------------
+def _task_loss(logits, y, weights, cfg: TrainConfig, classification: bool):
+    """Per-member loss (E,) and accuracy (E,)."""
+    dtype = torch.float64 if cfg.loss_dtype == "float64" else torch.float32
+    E, B = weights.shape
+    if classification:
+        C = logits.shape[-1]
+        if cfg.loss == "ce":
+            per_row = cross_entropy_rows(logits.reshape(E * B, C), y.reshape(-1), dtype)
+        else:
+            target = F.one_hot(y, C).to(dtype)
+            per_row = (logits.to(dtype) - target).pow(2).mean(-1).reshape(-1)
+        correct = (logits.argmax(-1) == y).to(weights.dtype)
+    else:
+        pred = logits.reshape(y.shape) if logits.numel() == y.numel() else logits
+        err = (pred.to(dtype) - y.to(dtype)).pow(2)
+        per_row = err.reshape(E, B, -1).mean(-1).reshape(-1)
+        correct = (err.reshape(E, B, -1).mean(-1) < cfg.regression_tol).to(weights.dtype)
+    loss = (per_row.view(E, B) * weights.to(dtype)).sum(1)
+    acc = (correct * weights).sum(1)
+    return loss, acc
+
+
+def _gather(data: Data, idx: torch.Tensor, X: torch.Tensor, Y: torch.Tensor):
+    x = X[idx]
+    if data.per_member_labels:
+        y = torch.gather(Y, 1, idx)
+    else:
+        y = Y[idx]
+    return x, y
+
+
+class _Snapshotter:
+    """Periodic saves of the whole training state so an interrupted run resumes where it stopped."""
+
+    def __init__(self, store, key, every_s):
+        self.store, self.key, self.every_s = store, key, every_s
+        self.last = time.time()
+
+    def maybe(self, make_state, force=False):
+        if self.store is None or self.key is None:
+            return
+        if force or (self.every_s is not None and time.time() - self.last > self.every_s):
+            self.store.save(self.key, make_state(), suffix=".partial")
+            self.last = time.time()
+
+
+def fit(
+    model: EnsembleModule,
+    data: Data,
+    config: TrainConfig,
+    *,
+    extra_losses: Sequence[Callable[[StepContext], torch.Tensor]] = (),
+    after_step: Sequence[Callable[[EnsembleModule, int], None]] = (),
+    callbacks: Sequence[Callable[[EvalContext], dict | None]] = (),
+    masks: dict[str, torch.Tensor] | None = None,
+    trainable: Sequence[str] | None = None,
+    store: Any = "auto",
+    progress: bool = True,
+    desc: str | None = None,
+    snapshot_every_s: float | None = 120.0,
+    key_extra: Any = None,
+) -> Run:
+    """Train `model` (an ensemble) on `data` and return a Run.
+
+    extra_losses: callables ctx -> (E,) added to each member's task loss (e.g. an attention prior).
+    after_step:   callables (model, step) run after every optimizer step (e.g. weight projection).
+    callbacks:    callables ctx -> {name: (E,) tensor} or None at every evaluation step; a name
+                  "split/metric" is logged under that split, a bare name under split "extra".
+    masks:        {param name: bool tensor shaped like the parameter (E, ...)}: pruned weights are
+                  zeroed at the start and stay zero (their gradients are masked too).
+    trainable:    names of parameters to train (None = all); the rest stay frozen.
+    store:        "auto" (default run store), a RunStore or path, or None. A stored run with the same
+                  key is loaded instead of trained; interrupted runs resume from a snapshot.
+    key_extra:    anything else that changes the run and should change its cache key.
+    """
+    if not isinstance(config, TrainConfig):
+        raise TypeError("config must be a grokkit.train.TrainConfig")
+    if data.n_members != model.n_members:
+        if data.n_members == 1:
+            data = Data(data.X, data.y, data.train[0], data.test[0], n_members=model.n_members)
+        else:
+            raise ValueError(f"data has {data.n_members} members but the model has {model.n_members}")
+    cfg = config
+    E = model.n_members
+    device = resolve_device(cfg.device)
+    model.to(device)
+    lrs = validate.per_member("lr", cfg.lr, E, min_value=0)
+    wds = validate.per_member("weight_decay", cfg.weight_decay, E, min_value=0)
+    names = [n for n, _ in model.named_parameters()]
+    if trainable is not None:
+        unknown = set(trainable) - set(names)
+        if unknown:
+            raise ValueError(f"trainable names {sorted(unknown)} are not parameters; parameters: {names}")
+    if masks:
+        unknown = set(masks) - set(names)
+        if unknown:
+            raise ValueError(f"masks for {sorted(unknown)} do not match parameters {names}")
+        masks = {k: v.to(device=device, dtype=torch.bool) for k, v in masks.items()}
+        with torch.no_grad():
+            for n, p in model.named_parameters():
+                if n in masks:
+                    if masks[n].shape != p.shape:
+                        raise ValueError(f"mask {n} has shape {tuple(masks[n].shape)}, parameter {tuple(p.shape)}")
+                    p.mul_(masks[n])
+
+    # ---- cache key + store lookup
+    rs = store_mod.resolve(store)
+    key = None
+    if rs is not None:
+        key = store_mod.config_key(
+            model=type(model).__qualname__, model_config=model.config,
+            init={n: p for n, p in model.state_dict().items()}, data=data.fingerprint(),
+            train={k: v for k, v in asdict(cfg).items() if k != "device"},
+            extra_losses=list(extra_losses), after_step=list(after_step), callbacks=list(callbacks),
+            masks=masks or {}, trainable=list(trainable) if trainable is not None else None,
+            extra=key_extra,
+        )
+        cached = rs.load(key)
+        if cached is not None:
+            run = _run_from_record(cached)
+            model.load_state_dict({k: v.to(device) for k, v in run.final_state.items()})
+            run.meta["loaded_from_store"] = True
+            return run
+
+    params = [p for n, p in model.named_parameters() if trainable is None or n in trainable]
+    pnames = [n for n, _ in model.named_parameters() if trainable is None or n in trainable]
+    for n, p in model.named_parameters():
+        p.requires_grad_(trainable is None or n in trainable)
+    opt = EnsembleAdam(params, lrs, wds, cfg)
+    pmasks = [masks.get(n) if masks else None for n in pnames]
+
+    X = data.X.to(device)
+    Y = data.y.to(device)
+    classification = data.is_classification
+    tr_idx, tr_valid, tr_count = padded(data.train, device)
+    te_idx, te_valid, te_count = padded(data.test, device)
+    tr_w = tr_valid.float() / tr_count[:, None].float()
+    te_w = te_valid.float() / te_count.clamp(min=1)[:, None].float()
+    full_batch = cfg.batch_size is None
+    if full_batch:
+        x_tr, y_tr = _gather(data, tr_idx, X, Y)
+
+    # ---- state (everything a snapshot needs)
+    steps = cfg.steps
+    train_buf = torch.full((steps + 1, 2, E), float("nan"), device=device)  # loss, acc
+    records: list[tuple[int, str, str, np.ndarray]] = []  # (step, split, metric, values(E,))
+    checkpoints: dict[int, dict[str, torch.Tensor]] = {}
+    gens = [torch.Generator().manual_seed(cfg.data_seed * 1000003 + m) for m in range(E)]
+    t_gen = np.full(E, np.nan)
+    start_step = 0
+    wall0 = 0.0
+
+    snap = _Snapshotter(rs, key, snapshot_every_s)
+    if rs is not None:
+        partial = rs.load(key, suffix=".partial")
+        if partial is not None:
+            model.load_state_dict({k: v.to(device) for k, v in partial["params"].items()})
+            opt.load(partial["opt"])
+            train_buf.copy_(partial["train_buf"].to(device))
+            records = partial["records"]
+            checkpoints = partial["checkpoints"]
+            for g, s in zip(gens, partial["gens"]):
+                g.set_state(s)
+            t_gen = partial["t_gen"]
+            start_step = partial["step"]
+            wall0 = partial.get("wall", 0.0)
+
+    def make_state(step):
+        return {
+            "params": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+            "opt": opt.state(), "train_buf": train_buf.cpu(), "records": records,
+            "checkpoints": checkpoints, "gens": [g.get_state() for g in gens], "t_gen": t_gen,
+            "step": step, "wall": wall0 + time.time() - t0,
+        }
+
+    def history_df():
+        return _history(train_buf, records, E, upto=None)
+
+    def snapshot_params():
+        return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+
+    ckpt_steps = set(cfg.checkpoint_steps) | {0}
+
+    # minibatch machinery: per-member permutations of its own rows, per epoch
+    epoch_perm = [None] * E
+    counts_list = [len(s) for s in data.train]
+
+    def minibatch(step):
+        B = cfg.batch_size
+        idx_rows = []
+        for m in range(E):
+            n = counts_list[m]
+            per_epoch = max(1, math.ceil(n / B))
+            j = step % per_epoch
+            if j == 0 or epoch_perm[m] is None:
+                epoch_perm[m] = torch.randperm(n, generator=gens[m])
+            pos = epoch_perm[m][j * B : (j + 1) * B]
+            idx_rows.append(data.train[m][pos])
+        b_max = max(len(r) for r in idx_rows)
+        idx = torch.zeros(E, b_max, dtype=torch.long)
+        w = torch.zeros(E, b_max)
+        for m, r in enumerate(idx_rows):
+            idx[m, : len(r)] = r
+            w[m, : len(r)] = 1.0 / len(r)
+        return idx.to(device), w.to(device)
+
+    def evaluate(step):
+        """Test (and, for minibatch training, full train) metrics at theta_step."""
+        out = {}
+        with torch.no_grad():
+            sets = [("test", te_idx, te_w)]
+            if not full_batch:
+                sets.append(("train", tr_idx, tr_w))
+            for split, idx, w in sets:
+                if idx.shape[1] == 0:
+                    continue
+                x, y = _gather(data, idx, X, Y)
+                loss, acc = _task_loss(model(x), y, w, cfg, classification)
+                out[f"{split}/loss"], out[f"{split}/acc"] = loss.float(), acc.float()
+        return out
+
+    def log(step, metrics: dict[str, torch.Tensor]):
+        for name, vals in metrics.items():
+            split, metric = name.split("/", 1) if "/" in name else ("extra", name)
+            v = vals.detach().float().cpu().numpy() if isinstance(vals, torch.Tensor) else np.asarray(vals, float)
+            records.append((step, split, metric, np.broadcast_to(v, (E,)).copy()))
+
+    def run_callbacks(step, metrics):
+        if not callbacks:
+            return
+        ctx = EvalContext(step=step, model=model, data=data, device=device, metrics=metrics, history=history_df)
+        with torch.no_grad():
+            for cb in callbacks:
+                out = cb(ctx)
+                if out:
+                    log(step, out)
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=steps, initial=start_step, desc=desc or f"fit x{E}", leave=False,
+                   dynamic_ncols=True, mininterval=0.5)
+    # Ctrl-C / "interrupt kernel": finish the current step, save, then raise KeyboardInterrupt
+    interrupted: list[int] = []
+    old_handler = None
+    if threading.current_thread() is threading.main_thread():
+        old_handler = signal.signal(signal.SIGINT, lambda *_: interrupted.append(1))
+    t0 = time.time()
+    step = start_step
+    stopped_early = False
+    try:
+        for step in range(start_step, steps + 1):
+            is_last = step == steps
+            # a consistent point: theta_step and the optimizer state after `step` updates
+            if interrupted:
+                snap.maybe(lambda: make_state(step), force=True)
+                saved = " (state saved: re-running the same fit resumes here)" if rs is not None else ""
+                raise KeyboardInterrupt(f"fit interrupted at step {step}{saved}")
+            if step % cfg.eval_every == 0 and step > start_step:
+                snap.maybe(lambda: make_state(step))
+            if step in ckpt_steps:
+                checkpoints[step] = snapshot_params()
+            # training forward pass at theta_step (its metrics are the train metrics of this step)
+            if full_batch:
+                x, y, w = x_tr, y_tr, tr_w
+            else:
+                bidx, w = minibatch(step)
+                x, y = _gather(data, bidx, X, Y)
+            need_grad = not is_last
+            with torch.set_grad_enabled(need_grad):
+                logits = model(x)
+                loss_e, acc_e = _task_loss(logits, y, w, cfg, classification)
+                total = loss_e.sum()
+                extra_vals = {}
+                for i, fn in enumerate(extra_losses):
+                    ctx = StepContext(step, model, x, y, w, logits, loss_e)
+                    term = fn(ctx)
+                    extra_vals[getattr(fn, "name", f"extra_loss{i}")] = term
+                    total = total + term.sum()
+            if full_batch:
+                train_buf[step, 0] = loss_e.detach().float()
+                train_buf[step, 1] = acc_e.detach().float()
+            if step % cfg.eval_every == 0 or is_last:
+                metrics = evaluate(step)
+                if full_batch:
+                    metrics["train/loss"], metrics["train/acc"] = loss_e.detach().float(), acc_e.detach().float()
+                for name, v in extra_vals.items():
+                    metrics[f"train/{name}"] = v.detach().float()
+                log(step, {k: v for k, v in metrics.items() if not (full_batch and k.startswith("train/")
+                                                                   and k in ("train/loss", "train/acc"))})
+                run_callbacks(step, metrics)
+                if "test/acc" in metrics:
+                    acc_np = metrics["test/acc"].cpu().numpy()
+                    newly = np.isnan(t_gen) & (acc_np > cfg.threshold)
+                    t_gen[newly] = step
+                if bar is not None:
+                    bar.n = step
+                    tr_acc = metrics.get("train/acc")
+                    post = {"train": f"{float(tr_acc.mean()):.3f}" if tr_acc is not None else "-"}
+                    if "test/acc" in metrics:
+                        post["test"] = f"{float(metrics['test/acc'].mean()):.3f}"
+                    post["grokked"] = f"{int((~np.isnan(t_gen)).sum())}/{E}"
+                    bar.set_postfix(post, refresh=False)
+                    bar.refresh()
+                if cfg.early_stop_patience is not None and not np.isnan(t_gen).any() \
+                        and step >= np.nanmax(t_gen) + cfg.early_stop_patience:
+                    stopped_early = not is_last
+                    break
+            if is_last:
+                break
+            # backward + update: theta_step -> theta_{step+1}
+            for p in params:
+                p.grad = None
+            total.backward()
+            if pmasks and masks:
+                for p, mk in zip(params, pmasks):
+                    if mk is not None and p.grad is not None:
+                        p.grad.mul_(mk)
+            if cfg.grad_clip is not None:
+                sq = sum(p.grad.pow(2).reshape(E, -1).sum(1) for p in params if p.grad is not None)
+                scale = (cfg.grad_clip / (sq.sqrt() + 1e-6)).clamp(max=1.0)
+                for p in params:
+                    if p.grad is not None:
+                        p.grad.mul_(scale.view(-1, *([1] * (p.dim() - 1))))
+            lr_scale = min(1.0, (step + 1) / cfg.warmup_steps) if cfg.warmup_steps else 1.0
+            opt.step(lr_scale)
+            if masks:
+                with torch.no_grad():
+                    for p, mk in zip(params, pmasks):
+                        if mk is not None:
+                            p.mul_(mk)
+            for hook in after_step:
+                with torch.no_grad():
+                    hook(model, step + 1)
+    finally:
+        if bar is not None:
+            bar.close()
+        if old_handler is not None:
+            signal.signal(signal.SIGINT, old_handler)
+    wall = wall0 + time.time() - t0
+    final_step = step
+    checkpoints[final_step] = snapshot_params()
+    history = _history(train_buf, records, E, upto=final_step)
+    times = grokking_times(history, cfg.threshold)
+    n_steps_run = final_step - start_step
+    run = Run(
+        config=cfg, history=history, times=times, checkpoints=checkpoints,
+        final_state=checkpoints[final_step], key=key,
+        meta={"wall_s": wall, "steps_run": final_step, "steps_per_s": n_steps_run / max(time.time() - t0, 1e-9),
+              "stopped_early": stopped_early, "n_members": E, "device": str(device),
+              "loaded_from_store": False, "resumed_from": start_step or None},
+    )
+    if rs is not None:
+        rs.save(key, _run_record(run))
+        rs.delete(key, suffix=".partial")
+    return run
+
+
+def _history(train_buf: torch.Tensor, records, E: int, upto: int | None) -> pd.DataFrame:
+    buf = train_buf.cpu().numpy()
+    if upto is not None:
+        buf = buf[: upto + 1]
+    frames = []
+    steps_with = np.nonzero(~np.isnan(buf[:, 0, 0]))[0]
+    if len(steps_with):
+        for j, metric in enumerate(("loss", "acc")):
+            vals = buf[steps_with, j, :]  # (S, E)
+            frames.append(pd.DataFrame({
+                "step": np.repeat(steps_with, E), "member": np.tile(np.arange(E), len(steps_with)),
+                "split": "train", "metric": metric, "value": vals.reshape(-1).astype(np.float64)}))
+    if records:
+        st = np.repeat([r[0] for r in records], E)
+        frames.append(pd.DataFrame({
+            "step": st, "member": np.tile(np.arange(E), len(records)),
+            "split": np.repeat([r[1] for r in records], E), "metric": np.repeat([r[2] for r in records], E),
+            "value": np.concatenate([r[3] for r in records]).astype(np.float64)}))
+    if not frames:
+        return pd.DataFrame(columns=["step", "member", "split", "metric", "value"])
+    h = pd.concat(frames, ignore_index=True)
+    if upto is not None:
+        h = h[h.step <= upto]
+    return h.sort_values(["split", "metric", "member", "step"], kind="stable").reset_index(drop=True)
+
+
+def _run_record(run: Run) -> dict:
+    return {"config": run.config, "history": {c: run.history[c].to_numpy() for c in run.history.columns},
+            "checkpoints": run.checkpoints, "final_state": run.final_state, "key": run.key, "meta": run.meta}
+
+
+def _run_from_record(rec: dict) -> Run:
+    history = pd.DataFrame(rec["history"])
+    cfg = rec["config"]
+    return Run(config=cfg, history=history, times=grokking_times(history, cfg.threshold),
+               checkpoints=rec["checkpoints"], final_state=rec["final_state"], key=rec["key"],
+               meta=dict(rec["meta"]))
