@@ -1,0 +1,172 @@
+"""grokkit command line.
+
+    grokkit run NOTEBOOK... [--profile ci|demo|paper] [--out out] [-p name=value ...]
+    grokkit sweep [--p 97] [--operation add] [--train-frac 0.3] [--seeds 0,1,2] [--weight-decays 1.0] ...
+    grokkit bench [benchmark args]
+    grokkit list
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _floats(s: str) -> list[float]:
+    return [float(x) for x in s.split(",") if x.strip()]
+
+
+def _ints(s: str) -> list[int]:
+    return [int(x) for x in s.split(",") if x.strip()]
+
+
+def cmd_run(args) -> int:
+    import papermill as pm
+
+    root = Path(args.out) / args.profile
+    root.mkdir(parents=True, exist_ok=True)
+    extra = {}
+    for kv in args.param:
+        k, _, v = kv.partition("=")
+        try:
+            extra[k] = json.loads(v)
+        except json.JSONDecodeError:
+            extra[k] = v
+    failures, summary = [], []
+    n = len(args.notebooks)
+    t_all = time.time()
+    for i, path in enumerate(args.notebooks, 1):
+        name = Path(path).stem
+        out_dir = (root / name).resolve()
+        print(f"[{i}/{n}] {name} (profile {args.profile}) ...", flush=True)
+        t0 = time.time()
+        try:
+            pm.execute_notebook(path, str(root / f"{name}.ipynb"), cwd=str(Path(path).parent),
+                                parameters={"profile": args.profile, "output_dir": str(out_dir), **extra},
+                                progress_bar=False, kernel_name="python3")
+            status = "ok"
+        except Exception as e:  # keep going: report every notebook
+            status = f"FAILED ({type(e).__name__})"
+            failures.append((name, e))
+        dt = time.time() - t0
+        res = out_dir / "results.json"
+        claims = json.loads(res.read_text()).get("claims", []) if res.exists() else []
+        held = sum(c["holds"] is True for c in claims)
+        print(f"[{i}/{n}] {name}: {status} in {dt:.0f} s; claims held {held}/{len(claims)} -> {out_dir}", flush=True)
+        summary.append((name, claims))
+    print(f"\n{n} notebook(s) in {time.time() - t_all:.0f} s; executed notebooks and figures under {root}/")
+    for name, claims in summary:
+        for c in claims:
+            print(f"  {name:24s} {str(c['holds']):18s} {c['claim'][:72]} (paper: {c['paper']}; "
+                  f"measured: {c['measured']})")
+    for name, e in failures:
+        print(f"\n{name} failed:\n{str(e)[-3000:]}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def cmd_sweep(args) -> int:
+    import itertools
+
+    import torch
+
+    from .data import Data
+    from .models import EmbedMLPConfig, build
+    from .tasks import ModularTask, random_split
+    from .train import TrainConfig, fit
+
+    task = ModularTask(p=args.p, operation=args.operation, pairs=args.pairs)
+    combos = list(itertools.product(_ints(args.seeds), _floats(args.weight_decays), _floats(args.train_fracs)))
+    splits = [random_split(task, frac, seed=s) for s, _, frac in combos]
+    data = Data(task.inputs("pairs"), task.y, [sp.train for sp in splits], [sp.test for sp in splits])
+    model = build(EmbedMLPConfig(p=args.p), n_members=len(combos), seeds=[s for s, _, _ in combos])
+    cfg = TrainConfig(steps=args.steps, lr=args.lr, weight_decay=tuple(w for _, w, _ in combos),
+                      eval_every=args.eval_every, early_stop_patience=args.patience, device=args.device)
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    run = fit(model, data, cfg, desc=f"sweep x{len(combos)}")
+    s = run.summary()
+    s.insert(1, "seed", [c[0] for c in combos])
+    s.insert(2, "weight_decay", [c[1] for c in combos])
+    s.insert(3, "train_frac", [c[2] for c in combos])
+    cols = ["member", "seed", "weight_decay", "train_frac", "t_mem", "t_gen", "tau_grok", "final_test_acc"]
+    print(f"{task.description}, {len(combos)} members, "
+          + ("loaded from the run store" if run.meta["loaded_from_store"] else f"{run.meta['wall_s']:.1f} s"))
+    print(s[cols].to_string(index=False))
+    return 0
+
+
+def cmd_bench(rest) -> int:
+    import runpy
+
+    path = ROOT / "benchmarks" / "bench_train.py"
+    if not path.exists():
+        print("benchmarks/bench_train.py is part of the source checkout, not the installed package", file=sys.stderr)
+        return 2
+    sys.argv = [str(path), *rest]
+    runpy.run_path(str(path), run_name="__main__")
+    return 0
+
+
+def cmd_list(args) -> int:
+    from .store import RunStore, default_root
+
+    if default_root() is None:
+        print("run store switched off (GROKKIT_CACHE=off)")
+        return 0
+    store = RunStore(args.store) if args.store else RunStore()
+    keys = store.keys()
+    print(f"run store {store.root}: {len(keys)} run(s)")
+    for k in keys[-args.limit:]:
+        path = store.path(k)
+        rec = store.load(k)
+        meta = rec.get("meta", {}) if rec else {}
+        cfg = rec.get("config") if rec else None
+        print(f"  {k[:12]}  members={meta.get('n_members', '?'):>3}  steps={meta.get('steps_run', '?'):>6}  "
+              f"wall={meta.get('wall_s', float('nan')):7.1f}s  {path.stat().st_size / 1e6:6.1f} MB  "
+              f"{type(cfg).__name__ if cfg else ''}")
+    nbs = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    if nbs:
+        print("notebooks: " + ", ".join(n.stem for n in nbs))
+    return 0
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    ap = argparse.ArgumentParser(prog="grokkit", description="a Jupyter-first lab for grokking research")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="execute notebooks headless (papermill)")
+    r.add_argument("notebooks", nargs="+")
+    r.add_argument("--profile", default="demo", choices=["ci", "demo", "paper"])
+    r.add_argument("--out", default="out")
+    r.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE")
+    s = sub.add_parser("sweep", help="train an ensemble of spec-01 MLPs on modular arithmetic, print grokking times")
+    s.add_argument("--p", type=int, default=97)
+    s.add_argument("--operation", default="add")
+    s.add_argument("--pairs", default="all", choices=["all", "unordered"])
+    s.add_argument("--train-fracs", default="0.3")
+    s.add_argument("--seeds", default="0,1,2")
+    s.add_argument("--weight-decays", default="1.0")
+    s.add_argument("--lr", type=float, default=3e-3)
+    s.add_argument("--steps", type=int, default=5000)
+    s.add_argument("--eval-every", type=int, default=50)
+    s.add_argument("--patience", type=int, default=None)
+    s.add_argument("--device", default="auto")
+    sub.add_parser("bench", help="training-speed benchmark (args passed through)", add_help=False)
+    ls = sub.add_parser("list", help="list stored runs")
+    ls.add_argument("--store", default=None)
+    ls.add_argument("--limit", type=int, default=30)
+    if argv and argv[0] == "bench":
+        return cmd_bench(argv[1:])
+    args = ap.parse_args(argv)
+    try:
+        return {"run": cmd_run, "sweep": cmd_sweep, "list": cmd_list}[args.cmd](args)
+    except ValueError as e:  # bad parameters: one clear line, no traceback
+        print(f"grokkit {args.cmd}: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
