@@ -24,6 +24,7 @@ def nb_env(monkeypatch, tmp_path):
 
 
 def _execute(nb: Path, out_dir: Path, **params):
+    out_dir.mkdir(parents=True, exist_ok=True)
     return pm.execute_notebook(str(nb), str(out_dir / f"{nb.stem}.ipynb"), cwd=str(nb.parent),
                                parameters={"output_dir": str(out_dir), **params}, progress_bar=False,
                                kernel_name="python3")
