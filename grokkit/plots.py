@@ -41,15 +41,16 @@ def training_curves(run, member: int | None = 0, log_x: bool = True, title: str 
     times = getattr(run, "times", None)
     if times is not None and len(members) == 1:
         t = times[times.member == members[0]]
-        if len(t):
-            for name, color in (("t_mem", COLORS["train"]), ("t_gen", COLORS["test"])):
-                v = float(t[name].iloc[0])
-                if np.isfinite(v):
-                    for j in range(1, len(metrics) + 1):
-                        fig.add_vline(x=max(v, 1) if log_x else v, line=dict(color=color, dash="dot"),
-                                      row=1, col=j)
-                    fig.add_annotation(x=np.log10(max(v, 1)) if log_x else v, y=1.07, yref="paper",
-                                       text=f"{name}={int(v)}", showarrow=False, font=dict(color=color), xref="x")
+        for name, color, y in (("t_mem", COLORS["train"], 0.15), ("t_gen", COLORS["test"], 0.5)):
+            v = float(t[name].iloc[0]) if len(t) else float("nan")
+            if not np.isfinite(v):
+                continue
+            x = max(v, 1) if log_x else v
+            for j in range(1, len(metrics) + 1):
+                fig.add_vline(x=x, line=dict(color=color, dash="dot"), row=1, col=j)
+            # annotations on log axes take log10 coordinates
+            fig.add_annotation(x=np.log10(x) if log_x else x, y=y, xref="x", yref="y", text=f" {name}={int(v)}",
+                               showarrow=False, xanchor="left", font=dict(color=color))
     fig.update_xaxes(title_text="step", type="log" if log_x else "linear")
     fig.update_layout(title=title, height=380, template="plotly_white", margin=dict(t=70, l=50, r=20, b=40))
     return fig

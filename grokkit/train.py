@@ -45,6 +45,8 @@ class TrainConfig:
     batch_size: None = full batch; otherwise per-member minibatches (one epoch = a pass over the
         member's own training rows, reshuffled per epoch from data_seed + member).
     loss: "ce" (cross-entropy) or "mse" (to one-hot for class labels, to the target for regression).
+    eval_log_steps: also evaluate at ~log-spaced early steps (1, 2, 3, 4, 6, 8, 11, ...) below 10 * eval_every,
+        so that log-step plots have a smooth start.
     threshold: the accuracy P that defines t_mem / t_gen (first step with acc > P).
     regression_tol: for float targets, "accuracy" = share of rows with squared error < regression_tol.
     early_stop_patience: stop once every member has t_gen and `patience` more steps have run.
@@ -63,6 +65,7 @@ class TrainConfig:
     loss: str = "ce"
     loss_dtype: str = "float32"
     eval_every: int = 100
+    eval_log_steps: bool = True
     threshold: float = 0.95
     regression_tol: float = 0.01
     early_stop_patience: int | None = None
@@ -106,12 +109,11 @@ def resolve_device(device: str) -> torch.device:
 
 # ---- optimizer -----------------------------------------------------------------------------
 class EnsembleAdam:
-    """Adam/AdamW with per-member learning rate and weight decay (same update as torch.optim.AdamW
-    per member, to float tolerance). Also plain SGD when betas are unused (optimizer="sgd")."""
+    """Adam/AdamW/SGD with a learning rate and weight decay per ensemble member: the same update as
+    torch.optim.AdamW (decoupled), Adam (coupled L2) or SGD per member, to float tolerance."""
 
     def __init__(self, params: list[torch.nn.Parameter], lr, wd, cfg: TrainConfig):
         self.params = params
-        self.cfg = cfg
         self.kind = cfg.optimizer
         self.b1, self.b2 = cfg.betas
         self.eps = cfg.eps
@@ -119,42 +121,32 @@ class EnsembleAdam:
         dev = params[0].device
         self.lr = torch.tensor(lr, dtype=torch.float32, device=dev)
         self.wd = torch.tensor(wd, dtype=torch.float32, device=dev)
-        self.uniform = len(set(lr)) == 1 and len(set(wd)) == 1
-        self.lr0, self.wd0 = float(lr[0]), float(wd[0])
         self.m = [torch.zeros_like(p) for p in params]
         self.v = [torch.zeros_like(p) for p in params]
 
-    def _view(self, t, p):
+    @staticmethod
+    def _view(t, p):
         return t.view(-1, *([1] * (p.dim() - 1)))
 
     @torch.no_grad()
     def step(self, lr_scale: float = 1.0):
         self.t += 1
-        b1, b2 = self.b1, self.b2
-        bc1 = 1 - b1**self.t
-        bc2_sqrt = math.sqrt(1 - b2**self.t)
+        bc1 = 1 - self.b1**self.t
+        bc2_sqrt = math.sqrt(1 - self.b2**self.t)
         for p, m, v in zip(self.params, self.m, self.v):
             g = p.grad
             if g is None:
                 continue
-            if self.uniform:
-                lr, wd = self.lr0 * lr_scale, self.wd0
-            else:
-                lr, wd = self._view(self.lr, p) * lr_scale, self._view(self.wd, p)
-            if self.kind != "adamw" and (not self.uniform or wd != 0):
-                g = g.add(p * wd) if not self.uniform else g.add(p, alpha=wd)
+            lr, wd = self._view(self.lr, p) * lr_scale, self._view(self.wd, p)
+            if self.kind != "adamw":
+                g = g + p * wd
             if self.kind == "sgd":
-                p.sub_(g * lr) if not self.uniform else p.add_(g, alpha=-lr)
+                p.sub_(g * lr)
                 continue
-            if self.kind == "adamw" and (not self.uniform or wd != 0):
-                p.mul_(1 - lr * wd)
-            m.lerp_(g, 1 - b1)
-            v.mul_(b2).addcmul_(g, g, value=1 - b2)
-            denom = (v.sqrt() / bc2_sqrt).add_(self.eps)
-            if self.uniform:
-                p.addcdiv_(m, denom, value=-lr / bc1)
-            else:
-                p.sub_((lr / bc1) * m / denom)
+            p.mul_(1 - lr * wd)
+            m.lerp_(g, 1 - self.b1)
+            v.mul_(self.b2).addcmul_(g, g, value=1 - self.b2)
+            p.sub_((lr / bc1) * m / (v.sqrt() / bc2_sqrt).add_(self.eps))
 
     def state(self) -> dict:
         return {"t": self.t, "m": [x.cpu() for x in self.m], "v": [x.cpu() for x in self.v]}
@@ -163,6 +155,42 @@ class EnsembleAdam:
         self.t = state["t"]
         for dst, src in zip(self.m + self.v, state["m"] + state["v"]):
             dst.copy_(src)
+
+
+class SharedOptimizer:
+    """Every member has the same lr and weight decay: torch's own optimizer over the stacked parameters
+    (elementwise, so per member it is exactly the single-model update), with its fused or multi-tensor
+    kernels (few kernel launches per step: what matters on a GPU)."""
+
+    def __init__(self, params, lr: float, wd: float, cfg: TrainConfig):
+        self.lr = lr
+        kw = dict(lr=lr, weight_decay=wd)
+        if cfg.optimizer == "sgd":
+            cls, extra = torch.optim.SGD, {}
+        else:
+            cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
+            extra = dict(betas=cfg.betas, eps=cfg.eps)
+        try:
+            self.opt = cls(params, **kw, **extra, fused=True)
+        except (RuntimeError, TypeError, ValueError):
+            self.opt = cls(params, **kw, **extra, foreach=True)
+
+    def step(self, lr_scale: float = 1.0):
+        if lr_scale != 1.0 or self.opt.param_groups[0]["lr"] != self.lr:
+            self.opt.param_groups[0]["lr"] = self.lr * lr_scale
+        self.opt.step()
+
+    def state(self) -> dict:
+        return self.opt.state_dict()
+
+    def load(self, state: dict):
+        self.opt.load_state_dict(state)
+
+
+def make_optimizer(params, lrs, wds, cfg: TrainConfig):
+    if len(set(lrs)) == 1 and len(set(wds)) == 1:
+        return SharedOptimizer(params, lrs[0], wds[0], cfg)
+    return EnsembleAdam(params, lrs, wds, cfg)
 
 
 # ---- contexts handed to user code -----------------------------------------------------------
@@ -382,7 +410,7 @@ def fit(
     pnames = [n for n, _ in model.named_parameters() if trainable is None or n in trainable]
     for n, p in model.named_parameters():
         p.requires_grad_(trainable is None or n in trainable)
-    opt = EnsembleAdam(params, lrs, wds, cfg)
+    opt = make_optimizer(params, lrs, wds, cfg)
     pmasks = [masks.get(n) if masks else None for n in pnames]
 
     X = data.X.to(device)
@@ -436,6 +464,10 @@ def fit(
         return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
 
     ckpt_steps = set(cfg.checkpoint_steps) | {0}
+    extra_eval = set()
+    if cfg.eval_log_steps:
+        extra_eval = {int(round(1.35**k)) for k in range(60)} - {0}
+        extra_eval = {s for s in extra_eval if s < 10 * cfg.eval_every}
 
     # minibatch machinery: per-member permutations of its own rows, per epoch
     epoch_perm = [None] * E
@@ -537,7 +569,7 @@ def fit(
             if full_batch:
                 train_buf[step, 0] = loss_e.detach().float()
                 train_buf[step, 1] = acc_e.detach().float()
-            if step % cfg.eval_every == 0 or is_last:
+            if step % cfg.eval_every == 0 or is_last or step in extra_eval:
                 metrics = evaluate(step)
                 if full_batch:
                     metrics["train/loss"], metrics["train/acc"] = loss_e.detach().float(), acc_e.detach().float()
