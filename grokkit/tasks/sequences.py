@@ -1,0 +1,166 @@
+"""k-sparse distractor sequence tasks (spec 05): a fixed set S of k informative positions determines the
+label; every other position before the query "=" holds a distractor token. The model reads its prediction
+at the last position (the query).
+
+Like `ModularTask`, a task is a table: `X` (N, T) long tokens, `y` (N,) labels; splits are row indices
+(`grokkit.tasks.random_split(task, train_frac, seed)` works on it). The task object knows its informative
+positions (`informative`), its oracle attention (`oracle()`: 1/k on S, 0 elsewhere) and its distractor
+positions (`distractors`).
+
+Tasks (`task=`):
+  "add"    [a, b, d_1 .. d_{T-3}, =], y = a + b mod p                 (S = {0, 1}; rows: all p^2 pairs)
+  "mul"    [a, b, d.., =],            y = a * b mod p                 (S = {0, 1})
+  "k_add"  [x_1 .. x_k, d.., =],       y = x_1 + .. + x_k mod p        (S = {0..k-1})
+  "parity" [b_1 .. b_{T-1}, =] bits,   y = xor of the bits at S        (S = {0..k-1}; other bits are distractors)
+  "perm"   [g, h, d.., =] elements of S_n, y = g o h (composition)     (S = {0, 1}; vocabulary n!)
+Distractors are drawn from the task's own token vocabulary (numbers / bits / permutations), one fixed draw
+per row from `distractor_seed` [decided]. When the full table has more than `max_rows` rows (k_add with
+large p^k, parity with many bits) a random subset of `max_rows` distinct rows is used (seed `distractor_seed`).
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .. import validate
+
+SEQ_TASKS = ("add", "mul", "k_add", "parity", "perm")
+
+
+def _perm_table(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """All permutations of n (lexicographic) and the composition table C[i, j] = index of (perm_i o perm_j),
+    where (g o h)(x) = g(h(x))."""
+    perms = np.array(list(itertools.permutations(range(n))), dtype=np.int64)
+    index = {tuple(q): i for i, q in enumerate(perms)}
+    m = len(perms)
+    comp = np.empty((m, m), dtype=np.int64)
+    for i in range(m):
+        for j in range(m):
+            comp[i, j] = index[tuple(perms[i][perms[j]])]
+    return perms, comp
+
+
+@dataclass(frozen=True)
+class SequenceTask:
+    """A k-sparse sequence classification table with distractors.
+
+    p: modulus for add/mul/k_add (ignored for parity/perm). seq_len: T, the full length including "=".
+    k: number of informative positions for k_add / parity (add, mul, perm always use k = 2).
+    n_perm: n of S_n for perm (4: 24 elements on CPU; 5: 120, the paper's setting).
+    """
+
+    task: str = "add"
+    p: int = 113
+    seq_len: int = 5
+    k: int = 2
+    n_perm: int = 4
+    distractor_seed: int = 0
+    max_rows: int = 20000
+    X: torch.Tensor = field(init=False, repr=False, compare=False)
+    y: torch.Tensor = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        validate.choice("task", self.task, SEQ_TASKS)
+        validate.integer("p", self.p, min_value=2)
+        validate.integer("n_perm", self.n_perm, min_value=2, max_value=6)
+        validate.integer("max_rows", self.max_rows, min_value=1)
+        k = self.k if self.task in ("k_add", "parity") else 2
+        validate.integer("k", k, min_value=1)
+        T = validate.integer("seq_len", self.seq_len, min_value=k + 1)
+        object.__setattr__(self, "k", k)
+        rng = np.random.default_rng(self.distractor_seed)
+        n_tok = self.n_tokens
+        if self.task == "parity":
+            n_bits = T - 1
+            n_all = 2 ** n_bits
+            if n_all <= self.max_rows:
+                codes = np.arange(n_all, dtype=np.int64)
+            else:
+                codes = rng.choice(n_all, size=self.max_rows, replace=False).astype(np.int64)
+            bits = (codes[:, None] >> np.arange(n_bits)[None, :]) & 1
+            y = bits[:, :k].sum(1) % 2
+            body = bits
+        else:
+            n_all = n_tok ** k
+            if n_all <= self.max_rows:
+                codes = np.arange(n_all, dtype=np.int64)
+            else:
+                codes = np.sort(rng.choice(n_all, size=self.max_rows, replace=False)).astype(np.int64)
+            ops = np.stack([(codes // n_tok ** (k - 1 - i)) % n_tok for i in range(k)], axis=1)  # (N, k)
+            if self.task == "add":
+                y = (ops[:, 0] + ops[:, 1]) % self.p
+            elif self.task == "mul":
+                y = (ops[:, 0] * ops[:, 1]) % self.p
+            elif self.task == "k_add":
+                y = ops.sum(1) % self.p
+            else:
+                _, comp = _perm_table(self.n_perm)
+                y = comp[ops[:, 0], ops[:, 1]]
+            dis = rng.integers(0, n_tok, size=(len(codes), T - 1 - k))
+            body = np.concatenate([ops, dis], axis=1)
+        X = np.concatenate([body, np.full((len(body), 1), n_tok)], axis=1)  # "=" token = n_tok
+        object.__setattr__(self, "X", torch.from_numpy(np.ascontiguousarray(X, dtype=np.int64)))
+        object.__setattr__(self, "y", torch.from_numpy(np.asarray(y, dtype=np.int64)))
+
+    # ---- sizes ---------------------------------------------------------------------------
+    @property
+    def n_tokens(self) -> int:
+        """Content tokens (numbers / bits / permutations); "=" is token n_tokens."""
+        if self.task == "parity":
+            return 2
+        if self.task == "perm":
+            return math.factorial(self.n_perm)
+        return self.p
+
+    @property
+    def vocab_size(self) -> int:
+        return self.n_tokens + 1
+
+    @property
+    def n_classes(self) -> int:
+        return 2 if self.task == "parity" else self.n_tokens
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    # ---- structure -----------------------------------------------------------------------
+    @property
+    def informative(self) -> tuple[int, ...]:
+        """The positions S that determine y."""
+        return tuple(range(self.k))
+
+    @property
+    def query(self) -> int:
+        return self.seq_len - 1
+
+    @property
+    def distractors(self) -> tuple[int, ...]:
+        """Positions before the query that are not in S."""
+        return tuple(t for t in range(self.seq_len - 1) if t not in self.informative)
+
+    def oracle(self) -> torch.Tensor:
+        """alpha*: (T,) with 1/k on S and 0 elsewhere."""
+        a = torch.zeros(self.seq_len)
+        a[list(self.informative)] = 1.0 / self.k
+        return a
+
+    def adversarial(self) -> torch.Tensor:
+        """Uniform over the distractor positions (the adversarial prior's target)."""
+        a = torch.zeros(self.seq_len)
+        d = list(self.distractors) or [self.query]
+        a[d] = 1.0 / len(d)
+        return a
+
+    @property
+    def description(self) -> str:
+        name = {"add": "a+b mod p", "mul": "a*b mod p", "k_add": f"{self.k}-operand sum mod p",
+                "parity": f"parity of {self.k} of {self.seq_len - 1} bits", "perm": f"S_{self.n_perm} composition"}
+        d = "" if self.task in ("parity",) else f", p={self.p}" if self.task != "perm" else ""
+        return f"{name[self.task]}{d}, T={self.seq_len} ({len(self.distractors)} distractors)"
+
+    def inputs(self) -> torch.Tensor:
+        return self.X
