@@ -18,7 +18,7 @@ def training_curves(run, member: int | None = 0, log_x: bool = True, title: str 
     """Train/test accuracy and loss against step, t_mem / t_gen marked (dotted lines).
     member=None overlays every member (thin lines)."""
     h = run.history if hasattr(run, "history") else run
-    members = sorted(h.member.unique()) if member is None else [member]
+    members = [int(m) for m in sorted(h.member.unique())] if member is None else [int(member)]
     fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=[m.capitalize() for m in metrics])
     for j, metric in enumerate(metrics, start=1):
         for split in ("train", "test"):
@@ -31,7 +31,7 @@ def training_curves(run, member: int | None = 0, log_x: bool = True, title: str 
                     x = np.maximum(x, 1)
                 fig.add_trace(go.Scatter(
                     x=x, y=s.value, mode="lines", name=split if m == members[0] else None,
-                    legendgroup=split, showlegend=(j == 1 and m == members[0]),
+                    legendgroup=split, showlegend=bool(j == 1 and m == members[0]),
                     line=dict(color=COLORS[split], width=2 if len(members) == 1 else 1),
                     opacity=1.0 if len(members) == 1 else 0.5,
                     hovertemplate=f"member {m}<br>step %{{x}}<br>{split} {metric} %{{y:.4g}}<extra></extra>"),
