@@ -46,3 +46,62 @@ def test_norm_ratio_known_values():
     torch.testing.assert_close(prune.norm_ratio(s, m, 2), torch.tensor([3.0 / 5.0]))
     torch.testing.assert_close(prune.norm_ratio(s, m, 1), torch.tensor([3.0 / 7.0]))
     assert torch.equal(prune.apply(s, m)["W"], torch.tensor([[3.0, 0.0, 0.0, 0.0]]))
+
+
+def _model_data():
+    from grokkit.data import Data
+    from grokkit.models import EmbedMLPConfig, build
+    from grokkit.tasks import ModularTask, random_split
+
+    task = ModularTask(p=11, operation="add")
+    split = random_split(task, 0.5, seed=0)
+    data = Data(task.inputs("pairs"), task.y, split.train, split.test)
+    return build(EmbedMLPConfig(p=11, d_emb=12, d_hidden=6), n_members=2, seeds=[0, 1]), data
+
+
+def test_snip_scores_are_abs_grad_times_weight():
+    model, data = _model_data()
+    scores = prune.snip_scores(model, data)
+    loss = prune._member_loss(model, data)
+    g = torch.autograd.grad(loss[1], model.W_in)[0]
+    torch.testing.assert_close(scores["W_in"][1], (g * model.W_in).abs()[1].detach())
+    m = prune.at_init("snip", model, data, 0.6)
+    assert torch.allclose(prune.sparsity(m), torch.full((2,), 0.6), atol=1e-3)
+
+
+def test_grasp_scores_match_explicit_hessian_vector_product():
+    model, data = _model_data()
+    sc = prune.grasp_scores(model, data, names=["W_in"], temperature=3.0)
+
+    from torch.func import functional_call
+
+    class Swapped(torch.nn.Module):  # the same model with W_in replaced by w
+        def __init__(self, w):
+            super().__init__()
+            self.w, self.n_members, self.dummy = w, 2, torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, x):
+            return functional_call(model, {**dict(model.named_parameters()), "W_in": self.w}, (x,)) / 3.0
+
+    def loss_of(w):
+        return prune._member_loss(Swapped(w), data).sum()
+
+    w = model.W_in.detach().clone().requires_grad_(True)
+    g = torch.autograd.grad(loss_of(w), w)[0]
+    hv = torch.autograd.functional.hvp(loss_of, w, g)[1]
+    torch.testing.assert_close(sc["W_in"], -(hv * w).detach(), rtol=1e-3, atol=1e-7)
+
+
+def test_synflow_restores_parameters_and_masks_all_methods():
+    model, data = _model_data()
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    sf = prune.synflow_scores(model, data)
+    assert all((v >= 0).all() for v in sf.values())
+    for n, p in model.named_parameters():
+        assert torch.equal(p.detach(), before[n])
+    for method in prune.PAI_METHODS:
+        m = prune.at_init(method, model, data, 0.5)
+        assert set(m) == set(before)
+        assert torch.allclose(prune.sparsity(m), torch.full((2,), 0.5), atol=1e-3)
+    with pytest.raises(ValueError, match="method"):
+        prune.at_init("bogus", model, data, 0.5)
