@@ -218,10 +218,6 @@ class EvalContext:
     metrics: dict[str, torch.Tensor]  # "train/acc", "test/loss", ... -> (E,)
     history: Callable[[], pd.DataFrame] = field(repr=False, default=None)
 
-    def test_batch(self):
-        idx, valid, counts = padded(self.data.test, self.device)
-        return idx, valid, counts
-
 
 # ---- results -----------------------------------------------------------------------------
 @dataclass
