@@ -80,3 +80,9 @@ def test_fourier_entropy_known_values():
         fourier.entropy(pure, "renyi")
     state = {"W_E": torch.eye(p)[None], "W_in": pure.T[None].float()}
     assert float(fourier.embed_mlp_entropy(state)) == pytest.approx(0.0, abs=1e-4)
+    # separate operand tables (2p rows): each neuron's a-slot and b-slot weights are two rows on Z_p
+    two = {"W_E": torch.eye(2 * p)[None], "W_in": torch.cat([pure.T, delta.T], 0)[None].float()}
+    assert fourier.embed_mlp_rows(two, p).shape == (1, 2, p)
+    assert float(fourier.embed_mlp_entropy(two, p=p)) == pytest.approx(math.log(33) / 2, abs=1e-4)
+    with pytest.raises(ValueError, match="rows"):
+        fourier.embed_mlp_rows(two, p + 1)

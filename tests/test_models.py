@@ -33,6 +33,27 @@ def test_embed_mlp_param_count_and_reassociation_is_exact():
         torch.testing.assert_close(g1[n], g2[n], rtol=1e-9, atol=1e-10)
 
 
+def test_embed_mlp_separate_embeddings_exact_and_not_symmetric():
+    fast = build(EmbedMLPConfig(p=67, embedding="separate"), n_members=2, seeds=[3, 4]).double()
+    assert fast.n_params() == 115_000 + 67 * 500
+    plain = build(EmbedMLPConfig(p=67, embedding="separate", reassociate=False), n_members=2, seeds=[3, 4]).double()
+    x = torch.randint(0, 67, (2, 50, 2))
+    y = torch.randint(0, 67, (2, 50))
+    o1, g1 = _grads(fast, x, y)
+    o2, g2 = _grads(plain, x, y)
+    torch.testing.assert_close(o1, o2, rtol=1e-10, atol=1e-10)
+    for n in g1:
+        torch.testing.assert_close(g1[n], g2[n], rtol=1e-9, atol=1e-10)
+    # row p + b embeds b: swapping the operands changes the output (the shared table cannot tell them apart)
+    swapped = x.flip(-1)
+    assert not torch.allclose(fast(x), fast(swapped))
+    shared = build(EmbedMLPConfig(p=67), seeds=0).double()
+    torch.testing.assert_close(shared(x[:1]), shared(swapped[:1]))
+    assert abs(fast.W_E.std().item() - 1 / 67**0.5) < 0.02
+    with pytest.raises(ValueError, match="embedding"):
+        EmbedMLPConfig(embedding="concat")
+
+
 def test_embed_mlp_init_std_follows_kappa():
     m = build(EmbedMLPConfig(p=67, kappa=2.0), seeds=0)
     assert abs(m.W_E.std().item() - 2.0 / 67**0.5) < 0.02

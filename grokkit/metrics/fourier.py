@@ -49,14 +49,22 @@ def entropy(rows: torch.Tensor, kind: str = "shannon", first: int = 1, n_bins: i
     return h.mean(-1)
 
 
-def embed_mlp_rows(state: dict[str, torch.Tensor]) -> torch.Tensor:
-    """(E, d_hidden, p): the input weights of each hidden neuron of spec 01's MLP, (W_E W_in)^T."""
-    return (state["W_E"] @ state["W_in"]).transpose(-1, -2)
+def embed_mlp_rows(state: dict[str, torch.Tensor], p: int | None = None) -> torch.Tensor:
+    """(E, d_hidden, p): the input weights of each hidden neuron of spec 01's MLP, (W_E W_in)^T.
+
+    With separate operand tables (W_E has 2p rows; pass `p`) each neuron gives two functions on Z_p, its a-slot
+    and its b-slot weights: (E, 2 d_hidden, p)."""
+    rows = (state["W_E"] @ state["W_in"]).transpose(-1, -2)
+    if p is not None and rows.shape[-1] == 2 * p:
+        rows = torch.cat([rows[..., :p], rows[..., p:]], dim=-2)
+    elif p is not None and rows.shape[-1] != p:
+        raise ValueError(f"W_E has {rows.shape[-1]} rows, expected p={p} or 2p={2 * p}")
+    return rows
 
 
-def embed_mlp_entropy(state: dict[str, torch.Tensor], kind: str = "shannon") -> torch.Tensor:
+def embed_mlp_entropy(state: dict[str, torch.Tensor], kind: str = "shannon", p: int | None = None) -> torch.Tensor:
     """(E,) mean Fourier entropy of the rows of W_in_proj = (W_E W_in)^T (repo bins for kind='repo')."""
-    rows = embed_mlp_rows(state)
+    rows = embed_mlp_rows(state, p)
     p = rows.shape[-1]
     n_bins = repo_bins(p) if kind == "repo" else None
     return entropy(rows, kind, n_bins=n_bins)

@@ -19,6 +19,10 @@ class EmbedMLPConfig:
 
     Init N(0, (kappa / sqrt(d_in))^2) per matrix. `reassociate=True` computes the same function as
     (E W_in)[a] + (E W_in)[b] and h (W_out W_U): about 10x fewer FLOPs, same outputs and gradients.
+
+    `embedding="shared"` (the paper's Eq. 1) uses one table for both operands, so the input E_a + E_b is
+    symmetric in (a, b) and a non-commutative table (a - b, a / b) cannot be fitted. `"separate"` gives the
+    b slot its own table (W_E has 2p rows: row p + b embeds b), i.e. one-hot(a) ++ one-hot(b) times W_E.
     """
 
     p: int = 67
@@ -27,23 +31,27 @@ class EmbedMLPConfig:
     kappa: float = 1.0
     reassociate: bool = True
     n_out: int | None = None
+    embedding: str = "shared"
 
     def __post_init__(self):
         validate.integer("p", self.p, min_value=2)
+        validate.choice("embedding", self.embedding, ("shared", "separate"))
         validate.integer("d_emb", self.d_emb, min_value=1)
         validate.integer("d_hidden", self.d_hidden, min_value=1)
         validate.number("kappa", self.kappa, min_value=0, strict=True)
 
 
-def token_counts(module, x: torch.Tensor, vocab: int) -> torch.Tensor:
-    """(E, B, n) token ids -> (E, B, vocab) float counts, so that counts @ table = sum of table rows.
+def token_counts(module, x: torch.Tensor, vocab: int, per_slot: bool = False) -> torch.Tensor:
+    """(E, B, n) token ids -> (E, B, vocab) float counts, so that counts @ table = sum of table rows
+    (`per_slot=True`: (E, B, n * vocab), slot i's token counted in block i, for per-slot tables).
     A matmul is several times faster than a row gather on CPU (forward and backward). The counts of
     the last two input tensors are cached on `module` (full-batch training feeds the same tensor)."""
     cache = module.__dict__.setdefault("_count_cache", {})
     hit = cache.get(id(x))
     if hit is not None and hit[0] is x and hit[1] == x._version:
         return hit[2]
-    counts = F.one_hot(x, vocab).sum(-2).to(torch.get_default_dtype())
+    onehot = F.one_hot(x, vocab)
+    counts = (onehot.flatten(-2) if per_slot else onehot.sum(-2)).to(torch.get_default_dtype())
     if len(cache) >= 2:
         cache.pop(next(iter(cache)))
     cache[id(x)] = (x, x._version, counts)
@@ -57,21 +65,24 @@ class EmbedMLP(EnsembleModule):
         super().__init__(n_members)
         self.config = c = config
         n_out = c.n_out or c.p
-        self.W_E = self._param("W_E", c.p, c.d_emb)
+        self.separate = c.embedding == "separate"
+        self.W_E = self._param("W_E", 2 * c.p if self.separate else c.p, c.d_emb)
         self.W_in = self._param("W_in", c.d_emb, c.d_hidden)
         self.W_out = self._param("W_out", c.d_hidden, c.d_emb)
         self.W_U = self._param("W_U", c.d_emb, n_out)
 
     def init_std(self):
-        k = self.config.kappa
-        return {n: k / math.sqrt(p.shape[1]) for n, p in self.named_parameters()}
+        k, p = self.config.kappa, self.config.p  # W_E: 1/sqrt(p) for both layouts (same scale of E_a + E_b)
+        return {n: k / math.sqrt(p if n == "W_E" else w.shape[1]) for n, w in self.named_parameters()}
 
     def hidden(self, x: torch.Tensor) -> torch.Tensor:
         """Pre-activation hidden layer (E, B, d_hidden)."""
         if self.config.reassociate:
             EW = self.W_E @ self.W_in  # (E, p, h)
-            return token_counts(self, x, self.config.p).to(EW.dtype) @ EW  # = EW[a] + EW[b], one matmul
-        emb = gather_rows(self.W_E, x[..., 0]) + gather_rows(self.W_E, x[..., 1])  # (E, B, d_emb)
+            counts = token_counts(self, x, self.config.p, per_slot=self.separate)
+            return counts.to(EW.dtype) @ EW  # = EW[a] + EW[b] (EW[p + b] when separate), one matmul
+        off = self.config.p if self.separate else 0
+        emb = gather_rows(self.W_E, x[..., 0]) + gather_rows(self.W_E, x[..., 1] + off)  # (E, B, d_emb)
         return emb @ self.W_in
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
