@@ -144,3 +144,6 @@ def test_med_correlation_and_scale_k():
     assert U.scale_k(66, 97, "strip", 0.3) == 66
     assert U.scale_k(67, 97, "strip", 0.3) == 66  # rows 0..67 would leave < 30% of the table to train on
     assert U.scale_k(40, 31, "strip", 0.45) == 13
+    assert U.scale_k(67, 97, "strip", 0.3, clip=False) == 67
+    assert U.scale_k(67, 31, "strip", 0.45, clip=False) == 21  # round(67 * 31 / 97)
+    assert U.scale_k(67, 31, "strip", 0.45) == 16

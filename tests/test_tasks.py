@@ -75,6 +75,11 @@ def test_square_and_strip_hold_out_their_block():
     assert len(st.train) + len(st.test) == len(t)
     with pytest.raises(ValueError, match="train_frac"):
         strip_split(t, 25, 0.5)
+    full = strip_split(t, 25, 0.5, seed=0, train_all_rest=True)  # rows 26..30 left: all of them train
+    assert len(full.train) == 5 * 31 and bool(torch.all(t.a[full.train] > 25))
+    assert sorted(full.test.tolist()) == torch.nonzero(t.a <= 25).flatten().tolist()
+    small = strip_split(t, 5, 0.3, seed=0, train_all_rest=True)  # enough rows left: the flag changes nothing
+    assert torch.equal(small.train, st.train)
     with pytest.raises(ValueError, match="split"):
         make_split(t, "diagonal", train_frac=0.3)
 

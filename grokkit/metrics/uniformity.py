@@ -253,13 +253,13 @@ def med_correlation(steps, train_acc, med_values, test_loss, smooth: int = 5) ->
     return out
 
 
-def scale_k(k: int, p: int, kind: str, train_frac: float, p_ref: int = 97) -> int:
-    """A Table 1 k (given for p = 97) at another p: round(k p / 97), clipped to the largest k whose
-    held-out block still leaves round(train_frac p^2) rows to train on."""
+def scale_k(k: int, p: int, kind: str, train_frac: float, p_ref: int = 97, clip: bool = True) -> int:
+    """A Table 1 k (given for p = 97) at another p: round(k p / 97), clipped (`clip=True`) to the largest k
+    whose held-out block still leaves round(train_frac p^2) rows to train on."""
     validate.choice("kind", kind, ("square", "strip"))
     kk = int(round(k * p / p_ref))
     n_train = int(round(train_frac * p * p))
-    while kk > 0:
+    while clip and kk > 0:
         held = (kk + 1) ** 2 if kind == "square" else (kk + 1) * p
         if p * p - held >= n_train:
             break

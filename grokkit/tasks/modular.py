@@ -131,12 +131,16 @@ def random_split(task: ModularTask, train_frac: float, seed: int = 0) -> Split:
     return Split(perm[:n_train], perm[n_train:])
 
 
-def _structured_split(task: ModularTask, held: torch.Tensor, train_frac: float, seed: int) -> Split:
-    """Rows in `held` go to test first; train = train_frac of ALL rows drawn from the rest."""
+def _structured_split(task: ModularTask, held: torch.Tensor, train_frac: float, seed: int,
+                      train_all_rest: bool = False) -> Split:
+    """Rows in `held` go to test first; train = train_frac of ALL rows drawn from the rest.
+    When fewer rows remain: an error, or (`train_all_rest=True`) every remaining row is trained on."""
     train_frac = validate.fraction("train_frac", train_frac)
     n = len(task)
     n_train = int(round(train_frac * n))
     rest = torch.nonzero(~held).flatten()
+    if n_train > len(rest) and train_all_rest:
+        n_train = len(rest)
     if n_train > len(rest):
         raise ValueError(
             f"train_frac={train_frac} asks for {n_train} training rows but only {len(rest)} remain "
@@ -148,18 +152,20 @@ def _structured_split(task: ModularTask, held: torch.Tensor, train_frac: float, 
     return Split(train, test)
 
 
-def square_split(task: ModularTask, k: int, train_frac: float = 0.3, seed: int = 0) -> Split:
+def square_split(task: ModularTask, k: int, train_frac: float = 0.3, seed: int = 0,
+                 train_all_rest: bool = False) -> Split:
     """SQUARE(k): every (i, j) with 0 <= i, j <= k is test; train = train_frac of p^2 from the rest."""
     k = validate.integer("k", k, min_value=0, max_value=task.p - 1)
     held = (task.a <= k) & (task.b <= k)
-    return _structured_split(task, held, train_frac, seed)
+    return _structured_split(task, held, train_frac, seed, train_all_rest)
 
 
-def strip_split(task: ModularTask, k: int, train_frac: float = 0.3, seed: int = 0) -> Split:
+def strip_split(task: ModularTask, k: int, train_frac: float = 0.3, seed: int = 0,
+                train_all_rest: bool = False) -> Split:
     """STRIP(k): rows a = 0..k (all b) are test; train = train_frac of p^2 from the rest."""
     k = validate.integer("k", k, min_value=0, max_value=task.p - 1)
     held = task.a <= k
-    return _structured_split(task, held, train_frac, seed)
+    return _structured_split(task, held, train_frac, seed, train_all_rest)
 
 
 def subset(indices: torch.Tensor, size: int, seed: int = 0) -> torch.Tensor:
@@ -171,8 +177,9 @@ def subset(indices: torch.Tensor, size: int, seed: int = 0) -> torch.Tensor:
 SPLITS = ("random", "square", "strip")
 
 
-def make_split(task: ModularTask, kind: str = "random", *, train_frac: float, k: int = 0, seed: int = 0) -> Split:
+def make_split(task: ModularTask, kind: str = "random", *, train_frac: float, k: int = 0, seed: int = 0,
+               train_all_rest: bool = False) -> Split:
     validate.choice("split", kind, SPLITS)
     if kind == "random":
         return random_split(task, train_frac, seed)
-    return (square_split if kind == "square" else strip_split)(task, k, train_frac, seed)
+    return (square_split if kind == "square" else strip_split)(task, k, train_frac, seed, train_all_rest)
