@@ -63,6 +63,7 @@ from grokkit.metrics.circuits import (
 from grokkit.models import MLP, MLPConfig, Transformer, TransformerConfig
 from grokkit.tasks import OPERATIONS, ModularTask, random_split, subset
 from grokkit.tasks.digits import load_digits_table, train_test_indices
+from grokkit.tasks.sequences import SequenceTask
 from grokkit.theory import TOY_SETTINGS, check_allocation, logit_scaling_losses, simulate_toy
 from grokkit.train import TrainConfig, fit
 
@@ -82,7 +83,7 @@ PROFILES = {
                   subset_sizes=(390, 487, 609, 761, 951, 1189, 1494), weight_decays=(0.5, 1.0, 2.0), seeds=3,
                   ungrok_steps=40000, toy_steps=30000, efficiency_sizes=(500, 1000, 2000, 4000, 8000),
                   semi_seeds=10, semi_steps=1000000, digits_sizes=(100, 300, 1000, 3000, 10000, 30000),
-                  other_operations=("sub", "div", "x2y2", "x2xyy2", "x3xy")),
+                  other_operations=("sub", "div", "x2y2", "x2xyy2", "x3xy", "s5")),
 }
 
 
@@ -103,7 +104,7 @@ def _sizes(v):
 def _ops(v):
     v = _seq(v)
     for o in v:
-        validate.choice("other_operations", o, [k for k in OPERATIONS if k != "rand"])
+        validate.choice("other_operations", o, [k for k in OPERATIONS if k != "rand"] + ["s5"])
     return v
 
 
@@ -243,8 +244,20 @@ numbers["allocation"] = alloc
 
 
 # %%
-def transformer_config(p, d_model):
-    return TransformerConfig(d_vocab=p + 1, n_ctx=3, d_vocab_out=p, d_model=d_model, n_heads=4, d_mlp=4 * d_model)
+def transformer_config(p, d_model, n_out=None):
+    n_out = p if n_out is None else n_out
+    return TransformerConfig(d_vocab=p + 1, n_ctx=3, d_vocab_out=n_out, d_model=d_model, n_heads=4, d_mlp=4 * d_model)
+
+
+def task_inputs(task):
+    """Token sequences [x, y, =] of a modular table, or of the S5 composition table ([g, h, =], 120 elements)."""
+    return task.X if isinstance(task, SequenceTask) else task.inputs("sequence")
+
+
+def task_config(task, d_model):
+    if isinstance(task, SequenceTask):
+        return transformer_config(task.n_tokens, d_model, n_out=task.n_classes)
+    return transformer_config(task.p, d_model)
 
 
 def baseline(p, operation, train_frac, weight_decay, lr, steps, d_model, seed=S.seed):
@@ -339,12 +352,12 @@ fig
 def ungrok(task, split, state, p, d_model, sizes, wds, n_seeds, steps, lr, seed=S.seed):
     members = [(s, w, k) for s in sizes for w in wds for k in range(n_seeds)]
     E = len(members)
-    model = Transformer(transformer_config(p, d_model), n_members=E).reset_parameters(list(range(E)))
+    model = Transformer(task_config(task, d_model), n_members=E).reset_parameters(list(range(E)))
     with torch.no_grad():  # every member starts from the grokked checkpoint
         for name, prm in model.named_parameters():
             prm.copy_(state[name].expand_as(prm))
     train = [subset(split.train, s, seed=1000 * seed + 17 * k + s) for s, w, k in members]
-    data = Data(task.inputs("sequence"), task.y, train, [split.test] * E)
+    data = Data(task_inputs(task), task.y, train, [split.test] * E)
     cfg = TrainConfig(steps=steps, lr=lr, weight_decay=tuple(w for _, w, _ in members), eval_every=100,
                       device=S.device)
     run = fit(model, data, cfg, desc=f"ungrokking x{E}")
@@ -353,6 +366,18 @@ def ungrok(task, split, state, p, d_model, sizes, wds, n_seeds, steps, lr, seed=
     df["final_test_acc"] = summ.final_test_acc.to_numpy()
     df["final_train_acc"] = summ.final_train_acc.to_numpy()
     df["P_final"] = param_norm_state(run.final_state).numpy()
+    if isinstance(task, ModularTask) and task.operation in ("add", "sub") and task.pairs == "all":
+        # Fig 12a: trig and memorisation correct-class logits on each member's own D' at the end of training
+        model.load_state_dict(run.final_state)
+        Z = logit_tensor(model, data.X, p)
+        trig, mem = [], []
+        for lo in range(0, E, 8):  # members in chunks: the (E, p, p, p) tensor in float64 is large at p = 113
+            pr = circuit_proxies(Z[lo:lo + 8], {"train": train[lo:lo + 8]}, 1 if task.operation == "add" else -1)
+            trig.append(pr.trig_logit)
+            mem.append(pr.mem_logit["train"])
+        df["trig_logit"] = torch.cat(trig).numpy()
+        df["mem_logit"] = torch.cat(mem).numpy()
+        df["logit_ratio"] = df.trig_logit / df.mem_logit
     return run, df
 
 
@@ -416,6 +441,48 @@ claims.add("D_crit (D' where final test acc crosses 50%), over (wd, seed)", "~80
            nb.median_spread(dc), bool(np.isfinite(dc).any()) if S.profile == "paper" else nb.NOT_AT_SCALE)
 numbers["ungrokking"] = ung
 numbers["d_crit"] = dc
+
+# %% [markdown]
+# ### Fig 12: relative strength of the two circuits at the end of the ungrokking runs
+# For every ungrokking run: the ratio of the trigonometric to the memorisation correct-class logit on its own
+# training set D' (App C proxies), against D', coloured by bucketed final parameter norm P (the weight-decay x seed
+# sweep gives different P at the same D'). Theorem D.4 predicts that at a fixed P the share of the norm held by
+# the generalising circuit, hence the logit ratio, grows with D'; the paper sees it change monotonically over six
+# orders of magnitude. Runs whose memorisation logit is <= 0 have no positive ratio and are left out of the
+# log-scale plot (counted below).
+
+# %%
+if "logit_ratio" in ung:
+    r12 = ung.copy()
+    r12["P bucket"], p_edges = isologit_buckets(r12.P_final, n_buckets=3)
+    r12["P bucket"] = [f"P in [{p_edges[b]:.1f}, {p_edges[b + 1]:.1f}]" if b >= 0 else "?" for b in r12["P bucket"]]
+    pos = r12[r12.logit_ratio > 0]
+    fig = make_subplots(rows=1, cols=2, subplot_titles=["trig / mem logit ratio (log)", "final test accuracy"])
+    for j, (bucket, g) in enumerate(pos.sort_values("D'").groupby("P bucket")):
+        colour = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"][j % 4]
+        fig.add_trace(go.Scatter(x=g["D'"], y=g.logit_ratio, mode="markers", name=bucket, legendgroup=bucket,
+                                 marker=dict(color=colour)), row=1, col=1)
+        fig.add_trace(go.Scatter(x=g["D'"], y=g.final_test_acc, mode="markers", name=bucket, legendgroup=bucket,
+                                 showlegend=False, marker=dict(color=colour)), row=1, col=2)
+    fig.update_xaxes(type="log", title="D'")
+    fig.update_yaxes(type="log", row=1, col=1)
+    fig.update_layout(title="Fig 12: relative circuit strength at the end of ungrokking", template="plotly_white",
+                      height=380)
+    plots.export(fig, S.output_dir, "fig12_logit_ratio")
+    med_ratio = r12.groupby("D'").logit_ratio.median()
+    from scipy.stats import spearmanr
+
+    rho12 = float(spearmanr(med_ratio.index, med_ratio.to_numpy())[0]) if med_ratio.nunique() > 1 else float("nan")
+    print("median logit ratio per D':", " ".join(f"{int(k)}:{v:.3g}" for k, v in med_ratio.items()),
+          f"| Spearman rho vs D' = {rho12:.2f}; {len(r12) - len(pos)} of {len(r12)} runs with ratio <= 0")
+    claims.add("Fig 12a: trig/mem logit ratio grows with D' (Spearman rho of the median ratio vs D')",
+               "monotone over 6 orders of magnitude", f"rho = {rho12:.2f}; range "
+               f"{med_ratio.min():.3g} .. {med_ratio.max():.3g}", bool(rho12 >= 0.8) if np.isfinite(rho12) else False)
+    numbers["logit_ratio"] = r12
+else:
+    print("Fig 12 needs the trig proxies: operation add or sub")
+    fig = None
+fig
 
 # %% [markdown]
 # ## 5. Efficiency vs dataset size (Fig 3)
@@ -560,17 +627,18 @@ fig
 
 # %% [markdown]
 # ## 8. Other operations (Fig 9)
-# The same ungrokking sweep on other modular operations (paper profile; `other_operations` empty here skips it).
+# The same ungrokking sweep on other modular operations and on composition in the permutation group S5
+# (`"s5"`: 120 elements, a 14,400-pair table; paper profile; `other_operations` empty here skips it).
 # Each operation gets its own grokked baseline; the trig proxies only apply to addition/subtraction, so the
 # baselines of other operations are trained without them.
 
 # %%
 other = []
 for op in S.other_operations:
-    t_op = ModularTask(p=S.p, operation=op)
+    t_op = SequenceTask("perm", n_perm=5, seq_len=3) if op == "s5" else ModularTask(p=S.p, operation=op)
     sp_op = random_split(t_op, S.train_frac, seed=S.seed)
-    m_op = Transformer(transformer_config(S.p, S.d_model), n_members=1).reset_parameters([S.seed])
-    b_op = fit(m_op, Data(t_op.inputs("sequence"), t_op.y, sp_op.train, sp_op.test),
+    m_op = Transformer(task_config(t_op, S.d_model), n_members=1).reset_parameters([S.seed])
+    b_op = fit(m_op, Data(task_inputs(t_op), t_op.y, sp_op.train, sp_op.test),
                TrainConfig(steps=S.steps, lr=S.lr, weight_decay=S.weight_decay, eval_every=100,
                            early_stop_patience=300, device=S.device), desc=f"baseline {op}")
     sizes_op = tuple(s for s in S.subset_sizes if s <= len(sp_op.train))
