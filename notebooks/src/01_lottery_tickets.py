@@ -42,6 +42,7 @@ tr_d_model = None  # its d_model (the paper: 500; CPU profiles 128, as spec 01 a
 tr_pairs = None  # its table: "unordered" (a <= b, the paper) or "all"
 tr_lr = None  # its learning rate
 extra_tasks = None  # Fig 2d/2e/10 tasks among "poly", "parity", "digits"
+jd_gap = None  # Fig 7: steps between the two masks compared (spec 01: 2000 at the paper's scale)
 
 # %%
 import math
@@ -73,20 +74,20 @@ PROFILES = {
     "ci": dict(p=97, operation="add", pairs="all", train_frac=0.3, lr=3e-3, weight_decay=1.0, prune_rate=0.6,
                prune_rates=NINE, steps=3000, ticket_steps=300, n_seeds=1, margin=200, ckpt_every=50,
                eval_every=10, prune_times=(0.25, 0.5, 1.0), nowd_rates=(0.8, 0.85, 0.9), nowd_steps=300,
-               ep_start=150, ep_steps=300, extras=False, ops=(), extra_steps=3000, embedding="auto", extra_tasks=(),
+               ep_start=150, ep_steps=300, extras=False, ops=(), extra_steps=3000, embedding="auto", extra_tasks=(), jd_gap=200,
                transformer=False, tr_d_model=128, tr_pairs="all", tr_lr=3e-3),
     # demo: the paper's setting, 1 seed, shorter caps (dense t_gen ~10k-25k steps)
     "demo": dict(p=67, operation="add", pairs="unordered", train_frac=0.4, lr=1e-3, weight_decay=1.0, prune_rate=0.6,
                  prune_rates=NINE, steps=30000, ticket_steps=3000, n_seeds=1, margin=2000, ckpt_every=500,
                  eval_every=50, prune_times=(0.1, 0.25, 0.5, 1.0), nowd_rates=(0.8, 0.85, 0.9), nowd_steps=3000,
-                 ep_start=1000, ep_steps=2000, extras=True, ops=(), extra_steps=3000, embedding="auto", extra_tasks=(),
+                 ep_start=1000, ep_steps=2000, extras=True, ops=(), extra_steps=3000, embedding="auto", extra_tasks=(), jd_gap=2000,
                  transformer=True, tr_d_model=128, tr_pairs="all", tr_lr=3e-3),
     "paper": dict(p=67, operation="add", pairs="unordered", train_frac=0.4, lr=1e-3, weight_decay=1.0,
                   prune_rate=0.6, prune_rates=NINE, steps=30000, ticket_steps=30000, n_seeds=3, margin=2000,
                   ckpt_every=500, eval_every=50, prune_times=(0.1, 0.25, 0.5, 0.75, 1.0),
                   nowd_rates=(0.80, 0.81, 0.82, 0.84, 0.86, 0.88, 0.90), nowd_steps=30000,
                   ep_start=1000, ep_steps=2000, extras=True, ops=("mul", "x2y2"), extra_steps=50000, embedding="auto",
-                  extra_tasks=("poly", "parity", "digits"),
+                  extra_tasks=("poly", "parity", "digits"), jd_gap=2000,
                   transformer=True, tr_d_model=500, tr_pairs="unordered", tr_lr=1e-3),
 }
 
@@ -115,10 +116,11 @@ def _extra_tasks(v):
 S = nb.settings("01_lottery_tickets", profile, PROFILES, output_dir=output_dir, seed=seed, device=device, p=p,
                 operation=operation, train_frac=train_frac, prune_rate=prune_rate, prune_rates=prune_rates,
                 steps=steps, ticket_steps=ticket_steps, n_seeds=n_seeds, margin=margin, extras=extras, ops=ops,
-                embedding=embedding, extra_tasks=extra_tasks, transformer=transformer, tr_d_model=tr_d_model, tr_pairs=tr_pairs, tr_lr=tr_lr,
+                embedding=embedding, extra_tasks=extra_tasks, jd_gap=jd_gap, transformer=transformer, tr_d_model=tr_d_model, tr_pairs=tr_pairs, tr_lr=tr_lr,
                 checks=dict(transformer=lambda v: validate.choice("transformer", v, (True, False)),
                             tr_d_model=lambda v: validate.integer("tr_d_model", v, min_value=1),
                             extra_tasks=_extra_tasks,
+                            jd_gap=lambda v: validate.integer("jd_gap", v, min_value=1),
                             tr_pairs=lambda v: validate.choice("tr_pairs", v, ("all", "unordered")),
                             tr_lr=lambda v: validate.number("tr_lr", v, min_value=0, strict=True),
                             embedding=lambda v: validate.choice("embedding", v, ("auto", "shared", "separate")),
@@ -399,8 +401,9 @@ fig
 # models grok about as late as the dense model, and the PaI masks are slower or never generalise.
 #
 # ## Fig 7: the mask moves when the test accuracy jumps
-# Magnitude masks (`k = prune_rate`) of the dense run at consecutive checkpoints; Jaccard distance between the masks at
-# `t` and `t + gap` against the test-accuracy change over the same interval. Peak and jump are compared after `t_mem`
+# Magnitude masks (`k = prune_rate`) of the dense run at its checkpoints; Jaccard distance between the masks at
+# `t` and `t + jd_gap` (spec 01: 2000 steps; `ci` 200, its run is short) against the test-accuracy change over the
+# same interval. Peak and jump are compared after `t_mem`
 # (during memorisation both move for trivial reasons).
 
 
@@ -419,13 +422,16 @@ def jaccard_curve(m, rate, gap):
     return pd.DataFrame(rows)
 
 
-jd_df = jaccard_curve(0, S.prune_rate, 1)
+JD_GAP = max(1, round(S.jd_gap / S.ckpt_every))  # in checkpoints
+jd_df = jaccard_curve(0, S.prune_rate, JD_GAP)
+if jd_df.empty:
+    raise ValueError(f"jd_gap={S.jd_gap} is longer than the dense run ({max(dense.checkpoints)} steps): lower jd_gap")
 fig = make_subplots(specs=[[{"secondary_y": True}]])
 for c in [c for c in jd_df if c.startswith("jd")]:
     fig.add_trace(go.Scatter(x=jd_df.step, y=jd_df[c], name=c, mode="lines", line=dict(width=3 if c == "jd" else 1)))
 fig.add_trace(go.Scatter(x=jd_df.step, y=jd_df.d_test_acc, name="test acc change", mode="lines",
                          line=dict(color="black", dash="dot")), secondary_y=True)
-fig.update_layout(title="Fig 7: Jaccard distance between consecutive masks vs test-accuracy change (seed 0)",
+fig.update_layout(title=f"Fig 7: Jaccard distance JD(t + {JD_GAP * S.ckpt_every}, t) vs test-accuracy change (seed 0)",
                   template="plotly_white", height=400)
 plots.export(fig, S.output_dir, "fig7_jaccard")
 # compare after memorisation (t >= t_mem): before it, masks and test accuracy both move for trivial reasons
