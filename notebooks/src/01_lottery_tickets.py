@@ -204,7 +204,7 @@ DENSE_GROKKED = [bool(np.isfinite(dense.times.t_gen[m])) for m in range(len(SEED
 
 
 # %%
-def tickets(members, data, p, steps, wd=None, ckpts=(), run=None):
+def tickets(members, data, steps, wd=None, ckpts=(), run=None):
     """Retrain one ensemble: members = list of dicts (seed index m, mask dict or None, init_scale)."""
     run = run or dense
     E = len(members)
@@ -234,7 +234,7 @@ def sweep(rates, seeds_idx=None):
     rates = [r for r in rates if r > 0]
     members = [dict(m=m, k=r, mask=ticket_mask(dense, m, r, T_PRUNE[m])) for m in seeds_idx for r in rates]
     ck = tuple(range(0, S.ticket_steps + 1, S.ckpt_every))
-    run = tickets(members, data, S.p, S.ticket_steps, ckpts=ck)
+    run = tickets(members, data, S.ticket_steps, ckpts=ck)
     rows = [dict(seed=SEEDS[mb["m"]], m=mb["m"], k=mb["k"], member=i, **run.times.iloc[i][["t_mem", "t_gen"]])
             for i, mb in enumerate(members)]
     rows += [dict(seed=SEEDS[m], m=m, k=0.0, member=-1, t_mem=dense.times.t_mem[m], t_gen=dense.times.t_gen[m])
@@ -339,7 +339,7 @@ def prune_time_sweep(fracs, rate):
             t = T_PRUNE[m] if f >= 1 else int(round(f * tg / S.ckpt_every) * S.ckpt_every)
             members.append(dict(m=m, frac=f, t=t, mask=ticket_mask(dense, m, rate, t)))
     members.append(dict(m=0, frac=None, t=T_PRUNE[0], k=0.9, mask=ticket_mask(dense, 0, 0.9, T_PRUNE[0])))
-    run = tickets(members, data, S.p, S.ticket_steps)
+    run = tickets(members, data, S.ticket_steps)
     df = pd.DataFrame([dict(seed=SEEDS[mb["m"]], prune_step=mb["t"], frac_of_tgen=mb["frac"], k=mb.get("k", rate),
                             t_gen=run.times.t_gen[i], final_test_acc=run.summary().final_test_acc[i])
                        for i, mb in enumerate(members)])
@@ -380,7 +380,7 @@ def controls(rate):
         ms = prune.at_init(method, probe, data, rate, seed=S.seed)
         for m in range(len(SEEDS)):
             members.append(dict(m=m, kind=f"PaI {method}", mask={n: v[m : m + 1] for n, v in ms.items()}))
-    run = tickets(members, data, S.p, S.ticket_steps)
+    run = tickets(members, data, S.ticket_steps)
     summ = run.summary()
     df = pd.DataFrame([dict(seed=SEEDS[mb["m"]], kind=mb["kind"], t_mem=run.times.t_mem[i], t_gen=run.times.t_gen[i],
                             final_test_acc=summ.final_test_acc[i]) for i, mb in enumerate(members)])
@@ -579,7 +579,7 @@ ep_graph
 # %%
 def no_wd(rates):
     members = [dict(m=0, k=0.0)] + [dict(m=0, k=r, mask=ticket_mask(dense, 0, r, T_PRUNE[0])) for r in rates]
-    run = tickets(members, data, S.p, S.nowd_steps, wd=0.0)
+    run = tickets(members, data, S.nowd_steps, wd=0.0)
     summ = run.summary()
     return run, pd.DataFrame([dict(k=mb["k"], t_gen=run.times.t_gen[i], final_test_acc=summ.final_test_acc[i])
                               for i, mb in enumerate(members)])
