@@ -86,6 +86,13 @@ def test_logit_scaling_decreases_loss_for_perfect_classifier():
     y = logits.argmax(-1)
     losses = logit_scaling_losses(logits, y, [1.0, 1.5, 2.0, 4.0])
     assert np.all(np.diff(losses) < 0)
+    # the same cross-entropy as the textbook formula ...
+    direct = [float(torch.nn.functional.cross_entropy(c * logits.double(), y)) for c in (1.0, 1.5, 2.0, 4.0)]
+    np.testing.assert_allclose(losses, direct, rtol=1e-12)
+    # ... and still strictly decreasing when margins are so large that logsumexp(cz) - cz_y cancels to 0
+    wide = torch.tensor([[30.0, 0.0, 0.0], [0.0, 45.0, 1.0]])
+    big = logit_scaling_losses(wide, torch.tensor([0, 1]), [1.0, 2.0, 4.0])
+    assert np.all(big > 0) and np.all(np.diff(big) < 0)
 
 
 # ---- circuit proxies ---------------------------------------------------------------------

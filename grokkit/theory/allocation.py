@@ -106,11 +106,16 @@ def check_allocation(P, kappa: float, q: float = 2.0, **kw) -> AllocationResult:
 
 
 def logit_scaling_losses(logits: torch.Tensor, y: torch.Tensor, cs) -> np.ndarray:
-    """Mean cross-entropy of c * logits for every c in cs (float64). logits (N, C), y (N,)."""
+    """Mean cross-entropy of c * logits for every c in cs (float64). logits (N, C), y (N,).
+
+    Computed as log1p(sum_{j != y} exp(c (z_j - z_y))): the same value as logsumexp(c z) - c z_y, but without
+    its cancellation, which rounds the loss of confidently correct rows to 0 (or +-1 ulp noise) at large c."""
     z = logits.detach().double()
     y = y.detach().long()
+    gap = z - z.gather(1, y[:, None])  # (N, C): z_j - z_y, 0 at the correct class
+    wrong = torch.ones_like(gap, dtype=torch.bool).scatter_(1, y[:, None], False)
     out = []
     for c in cs:
-        zc = z * float(c)
-        out.append(float((torch.logsumexp(zc, -1) - zc.gather(1, y[:, None]).squeeze(1)).mean()))
+        others = torch.where(wrong, torch.exp(gap * float(c)), torch.zeros_like(gap)).sum(-1)
+        out.append(float(torch.log1p(others).mean()))
     return np.asarray(out)
