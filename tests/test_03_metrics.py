@@ -30,6 +30,36 @@ def test_pearson_matches_numpy_and_layer_summary():
     assert math.isclose(feat.layer_summary(torch.stack([f, -3 * f], 1)[None], f).item(), 1.0, rel_tol=1e-6)
 
 
+def test_dominant_feature_share_counts_live_neurons():
+    g = torch.Generator().manual_seed(1)
+    e, m = torch.randn(500, generator=g), torch.randn(500, generator=g)
+    # 3 energy detectors, 1 magnetisation detector, 1 mostly-energy mix, 1 dead neuron
+    acts = torch.stack([e, -2 * e, e + 0.1 * m, m, 0.8 * e + 0.5 * m, torch.full((500,), 3.0)], 1)
+    share = feat.dominant_feature_share(torch.stack([acts, acts[:, [3, 3, 3, 3, 0, 5]]]), {"E": e, "M": m})
+    assert share["E"].tolist() == pytest.approx([4 / 5, 1 / 5])
+    assert share["M"].tolist() == pytest.approx([1 / 5, 4 / 5])
+    dead = feat.dominant_feature_share(torch.zeros(1, 500, 4), {"E": e, "M": m})
+    assert dead["E"].item() == 0 and dead["M"].item() == 0
+
+
+def test_threshold_accuracy_finds_the_separating_cut():
+    f = torch.tensor([0.1, 0.2, 0.3, 0.7, 0.8, 0.9])
+    y = torch.tensor([0, 0, 0, 1, 1, 1])
+    assert feat.threshold_accuracy(f, y, torch.tensor([0.0, 1.0]), torch.tensor([0, 1])) == (1.0, 1.0)
+    # the rule may point down: large feature -> class 0
+    assert feat.threshold_accuracy(-f, y, torch.tensor([0.0, -1.0]), torch.tensor([0, 1])) == (1.0, 1.0)
+    y2 = torch.tensor([0, 0, 1, 1, 1, 1])
+    tr, te = feat.threshold_accuracy(f, y2, torch.tensor([0.0, 0.25, 0.5, 1.0]), torch.tensor([0, 1, 1, 1]))
+    # the cut at 0.25 separates y2 exactly; a test point ON the cut is predicted 0 (strictly above predicts 1)
+    assert tr == pytest.approx(1.0) and te == pytest.approx(3 / 4)
+    y3 = torch.tensor([0, 1, 0, 1, 1, 1])
+    # cuts at 0.15 and 0.5 both make one train error: the lower one wins -> test predictions [0, 1, 1, 1]
+    tr, te = feat.threshold_accuracy(f, y3, torch.tensor([0.05, 0.25, 0.5, 1.0]), torch.tensor([0, 0, 1, 0]))
+    assert tr == pytest.approx(5 / 6) and te == pytest.approx(2 / 4)
+    with pytest.raises(ValueError):
+        feat.threshold_accuracy(f, y[:3], f, y)
+
+
 def test_fourier_ipr_known_values():
     p = 31
     k = torch.arange(p, dtype=torch.float64)

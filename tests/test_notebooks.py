@@ -63,6 +63,16 @@ def test_quickstart_rejects_bad_values(nb_env):
         _execute(nb, nb_env / "bad3", profile="ci", operation="div", p=12)
 
 
+def test_grokked_vs_learned_rejects_bad_alpha_grids(nb_env):
+    nb = ROOT / "notebooks" / "03_grokked_vs_learned.ipynb"
+    with pytest.raises(pm.PapermillExecutionError, match="ising_alphas .* must contain 1, 10"):
+        _execute(nb, nb_env / "bad1", profile="ci", ising_alphas=[0.1, 10])
+    with pytest.raises(pm.PapermillExecutionError, match="ising_learn_alpha"):
+        _execute(nb, nb_env / "bad2", profile="ci", ising_learn_alpha=-1)
+    with pytest.raises(pm.PapermillExecutionError, match="alphas .* must contain 0.1, 10"):
+        _execute(nb, nb_env / "bad3", profile="ci", alphas=[1, 10])
+
+
 def test_notebook_sources_are_in_sync():
     r = subprocess.run([str(ROOT / ".venv/bin/python") if (ROOT / ".venv/bin/python").exists() else "python",
                         str(ROOT / "tools/build_notebooks.py"), "--check"], capture_output=True, text=True)

@@ -48,6 +48,43 @@ def feature_profile(preacts: dict[str, torch.Tensor], features: dict[str, torch.
     return out
 
 
+def dominant_feature_share(acts: torch.Tensor, features: dict[str, torch.Tensor], eps: float = 1e-12) -> dict:
+    """Paper 03's "which feature does a layer learn" count: for every live neuron, the feature with the largest
+    |Pearson rho|; returns {feature: (...,) share of the layer's live neurons for which it is the largest}.
+
+    acts (..., N, n). Dead (constant) neurons carry no feature and are left out; a layer with no live neuron
+    gets share 0 for every feature. Ties go to the feature listed first."""
+    names = list(features)
+    rho = torch.stack([pearson(acts, features[k]).abs() for k in names], -1)  # (..., n, F)
+    live = acts.double().var(-2) > eps  # (..., n)
+    top = rho.argmax(-1)  # (..., n)
+    n_live = live.sum(-1).clamp_min(1)
+    return {k: ((top == i) & live).sum(-1).to(acts.dtype) / n_live for i, k in enumerate(names)}
+
+
+def threshold_accuracy(f_train: torch.Tensor, y_train: torch.Tensor, f_test: torch.Tensor,
+                       y_test: torch.Tensor) -> tuple[float, float]:
+    """Best one-feature classifier for binary labels: the threshold (and direction) on a scalar feature with the
+    highest train accuracy, and that rule's (train, test) accuracy. The Ising baseline "what can |M| alone
+    reach?" (thresholds are midpoints between sorted train values; ties in train accuracy go to the lowest)."""
+    f, y = f_train.double().flatten(), y_train.flatten().long()
+    if f.numel() != y.numel() or f_test.numel() != y_test.numel():
+        raise ValueError("feature and label tensors must have the same number of samples")
+    if f.numel() == 0 or f_test.numel() == 0:
+        raise ValueError("threshold_accuracy needs at least one train and one test sample")
+    v = torch.unique(f)
+    cuts = torch.cat([v[:1] - 1, (v[1:] + v[:-1]) / 2, v[-1:] + 1])
+    above = (f[None, :] > cuts[:, None]).long()  # (n_cuts, N)
+    acc_up = (above == y).double().mean(1)  # predict 1 above the cut
+    acc = torch.stack([acc_up, 1 - acc_up])  # (2, n_cuts): up / down
+    k = int(acc.flatten().argmax())
+    direction, cut = divmod(k, len(cuts))
+    pred = (f_test.double().flatten() > cuts[cut]).long()
+    if direction:
+        pred = 1 - pred
+    return float(acc.flatten()[k]), float((pred == y_test.flatten().long()).double().mean())
+
+
 # ---- Fourier IPR ------------------------------------------------------------------------------
 def ipr(W: torch.Tensor, dim: int = -1) -> torch.Tensor:
     """Inverse participation ratio sum_k |W_k|^4 / (sum_k |W_k|^2)^2 along `dim` (a zero vector gives 0)."""
