@@ -73,10 +73,11 @@ from IPython.display import display
 T_START = time.time()
 PAPER_K = {"square": [30, 35, 40, 45, 50, 55, 60], "strip": [67, 60, 50, 40]}
 PROFILES = {
-    # ci: p=31, d_model 64, lr 5e-3, 45% train (p=31 at 30% does not grok in a CPU budget);
+    # ci: p=31, d_model 64, lr 5e-3, 45% train (p=31 at 30% does not grok in a CPU budget); 4500 steps: at 3000
+    # the seed-1 baseline was still climbing (test acc 0.83 / 0.95 / 0.96 at steps 2400 / 2700 / 3000: measured)
     # shapes: 5 shapes, 16 px, width-8 ResNet-18
     "ci": dict(p=31, operation="add", split="random", k=0, k_values={"square": [30, 60], "strip": [67, 40]},
-               train_frac=0.45, d_model=64, n_layers=2, lr=5e-3, steps=3000, n_seeds=2, nonlinear_op="x2xyy2",
+               train_frac=0.45, d_model=64, n_layers=2, lr=5e-3, steps=4500, n_seeds=2, nonlinear_op="x2xyy2",
                nonlinear_fracs=[0.45, 0.7], nonlinear_steps=400, depth_steps=800, toeplitz_steps=1500,
                d_model_sweep=[], image_size=16, n_shapes=5, resnet_width=8, resnet_steps=100, keep_block=True),
     # demo (~4-5 min on 2 cores): the ci task with all 11 Table 1 rows and longer depth / Toeplitz / ResNet runs
@@ -211,7 +212,9 @@ def main_sweep(p, operation, train_frac, d_model, lr, steps, k_values, n_seeds, 
         c = curves(run, m)
         st = U.table1_stats(c.step, c.train_acc, c.test_acc)
         rows.append({**info, "U-Acc": 100 * st["U-Acc"], "L-Acc": 100 * st["L-Acc"], "GO": st["GO"],
-                     "t_mem": st["t_mem"], "final test acc": 100 * c.test_acc.iloc[-1]})
+                     "t_mem": st["t_mem"], "final test acc": 100 * c.test_acc.iloc[-1],
+                     # robust to a last-eval loss spike (lr 5e-3 has them): median over the last 10% of steps
+                     "late test acc": 100 * c.test_acc[c.step >= 0.9 * c.step.max()].median()})
     return task, run, pd.DataFrame(rows)
 
 
@@ -547,10 +550,11 @@ fig
 # %%
 claims = nb.Claims()
 base = table[(table.split == S.split) & table.k_paper.isna()]
-n_grok = int((base["final test acc"] >= 95).sum())
-claims.add(f"{S.split} split ({S.train_frac:.0%} train): the model groks (final test acc >= 95%)",
-           "test acc -> 100% (Sec. 6.1)", f"{n_grok}/{len(base)} seeds; final test acc "
-           + nb.median_spread(base["final test acc"]), n_grok == len(base) and len(base) > 0,
+n_grok = int((base["late test acc"] >= 95).sum())
+claims.add(f"{S.split} split ({S.train_frac:.0%} train): the model groks (test acc >= 95%, median over the last "
+           "10% of steps)", "test acc -> 100% (Sec. 6.1)", f"{n_grok}/{len(base)} seeds; late test acc "
+           + nb.median_spread(base["late test acc"]) + "; final " + nb.median_spread(base["final test acc"]),
+           n_grok == len(base) and len(base) > 0,
            checked=S.split == "random")
 strips = ours[ours.split == "strip"].sort_values("k_paper")
 if len(strips):
