@@ -12,6 +12,7 @@ cost); test metrics every `eval_every` steps and at the last step.
 from __future__ import annotations
 
 import math
+import os
 import signal
 import threading
 import time
@@ -353,6 +354,9 @@ def fit(
                   key is loaded instead of trained; interrupted runs resume from a snapshot.
     key_extra:    anything else that changes the run and should change its cache key.
     """
+    if os.environ.get("GROKKIT_FORBID_TRAINING", "").strip() not in ("", "0"):
+        raise RuntimeError("training is forbidden (GROKKIT_FORBID_TRAINING=1): this run should have replayed "
+                           "saved results instead of calling fit")
     if not isinstance(config, TrainConfig):
         raise TypeError("config must be a grokkit.train.TrainConfig")
     if data.n_members != model.n_members:
