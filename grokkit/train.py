@@ -325,6 +325,309 @@ class _Snapshotter:
             self.last = time.time()
 
 
+def _check_inputs(model: EnsembleModule, data: Data, masks, trainable) -> Data:
+    """Phase 1: the model, data, masks and trainable names agree (an ensemble-shaped Data)."""
+    if data.n_members != model.n_members:
+        if data.n_members == 1:
+            data = Data(data.X, data.y, data.train[0], data.test[0], n_members=model.n_members)
+        else:
+            raise ValueError(f"data has {data.n_members} members but the model has {model.n_members}")
+    names = [n for n, _ in model.named_parameters()]
+    if trainable is not None:
+        unknown = set(trainable) - set(names)
+        if unknown:
+            raise ValueError(f"trainable names {sorted(unknown)} are not parameters; parameters: {names}")
+    if masks:
+        unknown = set(masks) - set(names)
+        if unknown:
+            raise ValueError(f"masks for {sorted(unknown)} do not match parameters {names}")
+    return data
+
+
+def _apply_masks(model: EnsembleModule, masks, device):
+    """Phase 2: masks on the device as bool tensors, pruned weights zeroed."""
+    if not masks:
+        return masks
+    masks = {k: v.to(device=device, dtype=torch.bool) for k, v in masks.items()}
+    with torch.no_grad():
+        for n, p in model.named_parameters():
+            if n in masks:
+                if masks[n].shape != p.shape:
+                    raise ValueError(f"mask {n} has shape {tuple(masks[n].shape)}, parameter {tuple(p.shape)}")
+                p.mul_(masks[n])
+    return masks
+
+
+def _run_key(model, data, cfg, extra_losses, after_step, callbacks, masks, trainable, key_extra) -> str:
+    """Phase 3: the run-store key: everything that determines the run (not the device)."""
+    return store_mod.config_key(
+        model=type(model).__qualname__, model_config=model.config,
+        init={n: p for n, p in model.state_dict().items()}, data=data.fingerprint(),
+        train={k: v for k, v in asdict(cfg).items() if k != "device"},
+        extra_losses=list(extra_losses), after_step=list(after_step), callbacks=list(callbacks),
+        masks=masks or {}, trainable=list(trainable) if trainable is not None else None,
+        extra=key_extra,
+    )
+
+
+class _Loop:
+    """The training loop of `fit`, split into its phases: tensors on the device (`__init__`), resume from a
+    snapshot (`restore`), the training forward pass (`forward`), evaluation + logging (`evaluate_and_log`),
+    the update (`update`) and the finished Run (`finish`). Everything a snapshot needs is an attribute."""
+
+    def __init__(self, model, data, cfg, device, *, masks, trainable, extra_losses, after_step, callbacks):
+        self.model, self.data, self.cfg, self.device = model, data, cfg, device
+        self.masks, self.extra_losses, self.after_step, self.callbacks = masks, extra_losses, after_step, callbacks
+        E = self.E = model.n_members
+        lrs = validate.per_member("lr", cfg.lr, E, min_value=0)
+        wds = validate.per_member("weight_decay", cfg.weight_decay, E, min_value=0)
+        self.params = [p for n, p in model.named_parameters() if trainable is None or n in trainable]
+        pnames = [n for n, _ in model.named_parameters() if trainable is None or n in trainable]
+        for n, p in model.named_parameters():
+            p.requires_grad_(trainable is None or n in trainable)
+        self.opt = make_optimizer(self.params, lrs, wds, cfg)
+        self.pmasks = [masks.get(n) if masks else None for n in pnames]
+
+        self.X = data.X.to(device)
+        self.Y = data.y.to(device)
+        self.classification = data.is_classification
+        self.tr_idx, tr_valid, tr_count = padded(data.train, device)
+        self.te_idx, te_valid, te_count = padded(data.test, device)
+        self.tr_w = tr_valid.float() / tr_count[:, None].float()
+        self.te_w = te_valid.float() / te_count.clamp(min=1)[:, None].float()
+        self.full_batch = cfg.batch_size is None
+        if self.full_batch:
+            self.x_tr, self.y_tr = _gather(data, self.tr_idx, self.X, self.Y)
+
+        # ---- state (everything a snapshot needs)
+        self.train_buf = torch.full((cfg.steps + 1, 2, E), float("nan"), device=device)  # loss, acc
+        self.records: list[tuple[int, str, str, np.ndarray]] = []  # (step, split, metric, values(E,))
+        self.checkpoints: dict[int, dict[str, torch.Tensor]] = {}
+        self.gens = [torch.Generator().manual_seed(cfg.data_seed * 1000003 + m) for m in range(E)]
+        self.t_gen = np.full(E, np.nan)
+        self.start_step = 0
+        self.wall0 = 0.0
+        self.t0 = time.time()
+
+        self.ckpt_steps = set(cfg.checkpoint_steps) | {0}
+        self.extra_eval = set()
+        if cfg.eval_log_steps:
+            extra_eval = {int(round(1.35**k)) for k in range(60)} - {0}
+            self.extra_eval = {s for s in extra_eval if s < 10 * cfg.eval_every}
+        # minibatch machinery: per-member permutations of its own rows, per epoch
+        self.epoch_perm = [None] * E
+        self.counts_list = [len(s) for s in data.train]
+
+    # ---- snapshots
+    def restore(self, partial: dict):
+        self.model.load_state_dict({k: v.to(self.device) for k, v in partial["params"].items()})
+        self.opt.load(partial["opt"])
+        self.train_buf.copy_(partial["train_buf"].to(self.device))
+        self.records = partial["records"]
+        self.checkpoints = partial["checkpoints"]
+        for g, s in zip(self.gens, partial["gens"]):
+            g.set_state(s)
+        self.t_gen = partial["t_gen"]
+        self.start_step = partial["step"]
+        self.wall0 = partial.get("wall", 0.0)
+
+    def state(self, step: int) -> dict:
+        return {
+            "params": self.params_now(), "opt": self.opt.state(), "train_buf": self.train_buf.cpu(),
+            "records": self.records, "checkpoints": self.checkpoints, "gens": [g.get_state() for g in self.gens],
+            "t_gen": self.t_gen, "step": step, "wall": self.wall0 + time.time() - self.t0,
+        }
+
+    def params_now(self) -> dict[str, torch.Tensor]:
+        return {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
+
+    def history_df(self) -> pd.DataFrame:
+        return _history(self.train_buf, self.records, self.E, upto=None)
+
+    # ---- one step
+    def minibatch(self, step):
+        B, E = self.cfg.batch_size, self.E
+        idx_rows = []
+        for m in range(E):
+            n = self.counts_list[m]
+            per_epoch = max(1, math.ceil(n / B))
+            j = step % per_epoch
+            if j == 0 or self.epoch_perm[m] is None:
+                self.epoch_perm[m] = torch.randperm(n, generator=self.gens[m])
+            pos = self.epoch_perm[m][j * B : (j + 1) * B]
+            idx_rows.append(self.data.train[m][pos])
+        b_max = max(len(r) for r in idx_rows)
+        idx = torch.zeros(E, b_max, dtype=torch.long)
+        w = torch.zeros(E, b_max)
+        for m, r in enumerate(idx_rows):
+            idx[m, : len(r)] = r
+            w[m, : len(r)] = 1.0 / len(r)
+        return idx.to(self.device), w.to(self.device)
+
+    def forward(self, step: int, need_grad: bool):
+        """The training forward pass at theta_step: per-member task loss and accuracy (the train metrics of
+        this step), the extra loss terms, and the total to differentiate."""
+        if self.full_batch:
+            x, y, w = self.x_tr, self.y_tr, self.tr_w
+        else:
+            bidx, w = self.minibatch(step)
+            x, y = _gather(self.data, bidx, self.X, self.Y)
+        with torch.set_grad_enabled(need_grad):
+            logits = self.model(x)
+            loss_e, acc_e = _task_loss(logits, y, w, self.cfg, self.classification)
+            total = loss_e.sum()
+            extra_vals = {}
+            for i, fn in enumerate(self.extra_losses):
+                ctx = StepContext(step, self.model, x, y, w, logits, loss_e)
+                term = fn(ctx)
+                extra_vals[getattr(fn, "name", f"extra_loss{i}")] = term
+                total = total + term.sum()
+        if self.full_batch:
+            self.train_buf[step, 0] = loss_e.detach().float()
+            self.train_buf[step, 1] = acc_e.detach().float()
+        return loss_e, acc_e, extra_vals, total
+
+    def evaluate(self):
+        """Test (and, for minibatch training, full train) metrics at theta_step."""
+        out = {}
+        with torch.no_grad():
+            sets = [("test", self.te_idx, self.te_w)]
+            if not self.full_batch:
+                sets.append(("train", self.tr_idx, self.tr_w))
+            for split, idx, w in sets:
+                if idx.shape[1] == 0:
+                    continue
+                x, y = _gather(self.data, idx, self.X, self.Y)
+                loss, acc = _task_loss(self.model(x), y, w, self.cfg, self.classification)
+                out[f"{split}/loss"], out[f"{split}/acc"] = loss.float(), acc.float()
+        return out
+
+    def log(self, step, metrics: dict[str, torch.Tensor]):
+        for name, vals in metrics.items():
+            split, metric = name.split("/", 1) if "/" in name else ("extra", name)
+            v = vals.detach().float().cpu().numpy() if isinstance(vals, torch.Tensor) else np.asarray(vals, float)
+            self.records.append((step, split, metric, np.broadcast_to(v, (self.E,)).copy()))
+
+    def run_callbacks(self, step, metrics):
+        if not self.callbacks:
+            return
+        ctx = EvalContext(step=step, model=self.model, data=self.data, device=self.device, metrics=metrics,
+                          history=self.history_df)
+        with torch.no_grad():
+            for cb in self.callbacks:
+                out = cb(ctx)
+                if out:
+                    self.log(step, out)
+
+    def evaluate_and_log(self, step, loss_e, acc_e, extra_vals) -> dict[str, torch.Tensor]:
+        """Evaluation step: test metrics, logging, callbacks, newly generalised members."""
+        metrics = self.evaluate()
+        if self.full_batch:
+            metrics["train/loss"], metrics["train/acc"] = loss_e.detach().float(), acc_e.detach().float()
+        for name, v in extra_vals.items():
+            metrics[f"train/{name}"] = v.detach().float()
+        self.log(step, {k: v for k, v in metrics.items() if not (self.full_batch and k in ("train/loss", "train/acc"))})
+        self.run_callbacks(step, metrics)
+        if "test/acc" in metrics:
+            acc_np = metrics["test/acc"].cpu().numpy()
+            newly = np.isnan(self.t_gen) & (acc_np > self.cfg.threshold)
+            self.t_gen[newly] = step
+        return metrics
+
+    def should_stop(self, step) -> bool:
+        pat = self.cfg.early_stop_patience
+        return pat is not None and not np.isnan(self.t_gen).any() and step >= np.nanmax(self.t_gen) + pat
+
+    def update(self, step, total):
+        """Backward + update: theta_step -> theta_{step+1} (masks, clipping, warm-up, after-step hooks)."""
+        cfg, params, E = self.cfg, self.params, self.E
+        for p in params:
+            p.grad = None
+        total.backward()
+        if self.pmasks and self.masks:
+            for p, mk in zip(params, self.pmasks):
+                if mk is not None and p.grad is not None:
+                    p.grad.mul_(mk)
+        if cfg.grad_clip is not None:
+            sq = sum(p.grad.pow(2).reshape(E, -1).sum(1) for p in params if p.grad is not None)
+            scale = (cfg.grad_clip / (sq.sqrt() + 1e-6)).clamp(max=1.0)
+            for p in params:
+                if p.grad is not None:
+                    p.grad.mul_(scale.view(-1, *([1] * (p.dim() - 1))))
+        lr_scale = min(1.0, (step + 1) / cfg.warmup_steps) if cfg.warmup_steps else 1.0
+        self.opt.step(lr_scale)
+        if self.masks:
+            with torch.no_grad():
+                for p, mk in zip(params, self.pmasks):
+                    if mk is not None:
+                        p.mul_(mk)
+        for hook in self.after_step:
+            with torch.no_grad():
+                hook(self.model, step + 1)
+
+    def finish(self, final_step: int, key, stopped_early: bool) -> Run:
+        self.checkpoints[final_step] = self.params_now()
+        history = _history(self.train_buf, self.records, self.E, upto=final_step)
+        times = grokking_times(history, self.cfg.threshold)
+        n_steps_run = final_step - self.start_step
+        return Run(
+            config=self.cfg, history=history, times=times, checkpoints=self.checkpoints,
+            final_state=self.checkpoints[final_step], key=key,
+            meta={"wall_s": self.wall0 + time.time() - self.t0, "steps_run": final_step,
+                  "steps_per_s": n_steps_run / max(time.time() - self.t0, 1e-9),
+                  "stopped_early": stopped_early, "n_members": self.E, "device": str(self.device),
+                  "loaded_from_store": False, "resumed_from": self.start_step or None},
+        )
+
+
+class _ProgressBar:
+    """tqdm over steps with train / test accuracy and how many members generalised."""
+
+    def __init__(self, enabled: bool, total: int, initial: int, desc: str):
+        self.bar = None
+        if enabled:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, initial=initial, desc=desc, leave=False, dynamic_ncols=True,
+                            mininterval=0.5)
+
+    def show(self, step, metrics, t_gen):
+        if self.bar is None:
+            return
+        self.bar.n = step
+        tr_acc = metrics.get("train/acc")
+        post = {"train": f"{float(tr_acc.mean()):.3f}" if tr_acc is not None else "-"}
+        if "test/acc" in metrics:
+            post["test"] = f"{float(metrics['test/acc'].mean()):.3f}"
+        post["grokked"] = f"{int((~np.isnan(t_gen)).sum())}/{len(t_gen)}"
+        self.bar.set_postfix(post, refresh=False)
+        self.bar.refresh()
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+class _SigintFlag:
+    """Ctrl-C / "interrupt kernel" while training: remember it; the loop finishes the step, saves, raises."""
+
+    def __init__(self):
+        self.hits: list[int] = []
+        self.old = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self.old = signal.signal(signal.SIGINT, lambda *_: self.hits.append(1))
+        return self
+
+    def __exit__(self, *exc):
+        if self.old is not None:
+            signal.signal(signal.SIGINT, self.old)
+
+    def __bool__(self):
+        return bool(self.hits)
+
+
 def fit(
     model: EnsembleModule,
     data: Data,
@@ -359,46 +662,16 @@ def fit(
                            "saved results instead of calling fit")
     if not isinstance(config, TrainConfig):
         raise TypeError("config must be a grokkit.train.TrainConfig")
-    if data.n_members != model.n_members:
-        if data.n_members == 1:
-            data = Data(data.X, data.y, data.train[0], data.test[0], n_members=model.n_members)
-        else:
-            raise ValueError(f"data has {data.n_members} members but the model has {model.n_members}")
     cfg = config
-    E = model.n_members
+    data = _check_inputs(model, data, masks, trainable)
     device = resolve_device(cfg.device)
     model.to(device)
-    lrs = validate.per_member("lr", cfg.lr, E, min_value=0)
-    wds = validate.per_member("weight_decay", cfg.weight_decay, E, min_value=0)
-    names = [n for n, _ in model.named_parameters()]
-    if trainable is not None:
-        unknown = set(trainable) - set(names)
-        if unknown:
-            raise ValueError(f"trainable names {sorted(unknown)} are not parameters; parameters: {names}")
-    if masks:
-        unknown = set(masks) - set(names)
-        if unknown:
-            raise ValueError(f"masks for {sorted(unknown)} do not match parameters {names}")
-        masks = {k: v.to(device=device, dtype=torch.bool) for k, v in masks.items()}
-        with torch.no_grad():
-            for n, p in model.named_parameters():
-                if n in masks:
-                    if masks[n].shape != p.shape:
-                        raise ValueError(f"mask {n} has shape {tuple(masks[n].shape)}, parameter {tuple(p.shape)}")
-                    p.mul_(masks[n])
+    masks = _apply_masks(model, masks, device)
 
-    # ---- cache key + store lookup
     rs = store_mod.resolve(store)
     key = None
     if rs is not None:
-        key = store_mod.config_key(
-            model=type(model).__qualname__, model_config=model.config,
-            init={n: p for n, p in model.state_dict().items()}, data=data.fingerprint(),
-            train={k: v for k, v in asdict(cfg).items() if k != "device"},
-            extra_losses=list(extra_losses), after_step=list(after_step), callbacks=list(callbacks),
-            masks=masks or {}, trainable=list(trainable) if trainable is not None else None,
-            extra=key_extra,
-        )
+        key = _run_key(model, data, cfg, extra_losses, after_step, callbacks, masks, trainable, key_extra)
         cached = rs.load(key)
         if cached is not None:
             run = _run_from_record(cached)
@@ -406,239 +679,43 @@ def fit(
             run.meta["loaded_from_store"] = True
             return run
 
-    params = [p for n, p in model.named_parameters() if trainable is None or n in trainable]
-    pnames = [n for n, _ in model.named_parameters() if trainable is None or n in trainable]
-    for n, p in model.named_parameters():
-        p.requires_grad_(trainable is None or n in trainable)
-    opt = make_optimizer(params, lrs, wds, cfg)
-    pmasks = [masks.get(n) if masks else None for n in pnames]
-
-    X = data.X.to(device)
-    Y = data.y.to(device)
-    classification = data.is_classification
-    tr_idx, tr_valid, tr_count = padded(data.train, device)
-    te_idx, te_valid, te_count = padded(data.test, device)
-    tr_w = tr_valid.float() / tr_count[:, None].float()
-    te_w = te_valid.float() / te_count.clamp(min=1)[:, None].float()
-    full_batch = cfg.batch_size is None
-    if full_batch:
-        x_tr, y_tr = _gather(data, tr_idx, X, Y)
-
-    # ---- state (everything a snapshot needs)
-    steps = cfg.steps
-    train_buf = torch.full((steps + 1, 2, E), float("nan"), device=device)  # loss, acc
-    records: list[tuple[int, str, str, np.ndarray]] = []  # (step, split, metric, values(E,))
-    checkpoints: dict[int, dict[str, torch.Tensor]] = {}
-    gens = [torch.Generator().manual_seed(cfg.data_seed * 1000003 + m) for m in range(E)]
-    t_gen = np.full(E, np.nan)
-    start_step = 0
-    wall0 = 0.0
-
+    loop = _Loop(model, data, cfg, device, masks=masks, trainable=trainable, extra_losses=extra_losses,
+                 after_step=after_step, callbacks=callbacks)
     snap = _Snapshotter(rs, key, snapshot_every_s)
     if rs is not None:
         partial = rs.load(key, suffix=".partial")
         if partial is not None:
-            model.load_state_dict({k: v.to(device) for k, v in partial["params"].items()})
-            opt.load(partial["opt"])
-            train_buf.copy_(partial["train_buf"].to(device))
-            records = partial["records"]
-            checkpoints = partial["checkpoints"]
-            for g, s in zip(gens, partial["gens"]):
-                g.set_state(s)
-            t_gen = partial["t_gen"]
-            start_step = partial["step"]
-            wall0 = partial.get("wall", 0.0)
-
-    def make_state(step):
-        return {
-            "params": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
-            "opt": opt.state(), "train_buf": train_buf.cpu(), "records": records,
-            "checkpoints": checkpoints, "gens": [g.get_state() for g in gens], "t_gen": t_gen,
-            "step": step, "wall": wall0 + time.time() - t0,
-        }
-
-    def history_df():
-        return _history(train_buf, records, E, upto=None)
-
-    def snapshot_params():
-        return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-
-    ckpt_steps = set(cfg.checkpoint_steps) | {0}
-    extra_eval = set()
-    if cfg.eval_log_steps:
-        extra_eval = {int(round(1.35**k)) for k in range(60)} - {0}
-        extra_eval = {s for s in extra_eval if s < 10 * cfg.eval_every}
-
-    # minibatch machinery: per-member permutations of its own rows, per epoch
-    epoch_perm = [None] * E
-    counts_list = [len(s) for s in data.train]
-
-    def minibatch(step):
-        B = cfg.batch_size
-        idx_rows = []
-        for m in range(E):
-            n = counts_list[m]
-            per_epoch = max(1, math.ceil(n / B))
-            j = step % per_epoch
-            if j == 0 or epoch_perm[m] is None:
-                epoch_perm[m] = torch.randperm(n, generator=gens[m])
-            pos = epoch_perm[m][j * B : (j + 1) * B]
-            idx_rows.append(data.train[m][pos])
-        b_max = max(len(r) for r in idx_rows)
-        idx = torch.zeros(E, b_max, dtype=torch.long)
-        w = torch.zeros(E, b_max)
-        for m, r in enumerate(idx_rows):
-            idx[m, : len(r)] = r
-            w[m, : len(r)] = 1.0 / len(r)
-        return idx.to(device), w.to(device)
-
-    def evaluate(step):
-        """Test (and, for minibatch training, full train) metrics at theta_step."""
-        out = {}
-        with torch.no_grad():
-            sets = [("test", te_idx, te_w)]
-            if not full_batch:
-                sets.append(("train", tr_idx, tr_w))
-            for split, idx, w in sets:
-                if idx.shape[1] == 0:
-                    continue
-                x, y = _gather(data, idx, X, Y)
-                loss, acc = _task_loss(model(x), y, w, cfg, classification)
-                out[f"{split}/loss"], out[f"{split}/acc"] = loss.float(), acc.float()
-        return out
-
-    def log(step, metrics: dict[str, torch.Tensor]):
-        for name, vals in metrics.items():
-            split, metric = name.split("/", 1) if "/" in name else ("extra", name)
-            v = vals.detach().float().cpu().numpy() if isinstance(vals, torch.Tensor) else np.asarray(vals, float)
-            records.append((step, split, metric, np.broadcast_to(v, (E,)).copy()))
-
-    def run_callbacks(step, metrics):
-        if not callbacks:
-            return
-        ctx = EvalContext(step=step, model=model, data=data, device=device, metrics=metrics, history=history_df)
-        with torch.no_grad():
-            for cb in callbacks:
-                out = cb(ctx)
-                if out:
-                    log(step, out)
-
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=steps, initial=start_step, desc=desc or f"fit x{E}", leave=False,
-                   dynamic_ncols=True, mininterval=0.5)
-    # Ctrl-C / "interrupt kernel": finish the current step, save, then raise KeyboardInterrupt
-    interrupted: list[int] = []
-    old_handler = None
-    if threading.current_thread() is threading.main_thread():
-        old_handler = signal.signal(signal.SIGINT, lambda *_: interrupted.append(1))
-    t0 = time.time()
-    step = start_step
-    stopped_early = False
+            loop.restore(partial)
+    steps, start = cfg.steps, loop.start_step
+    bar = _ProgressBar(progress, steps, start, desc or f"fit x{loop.E}")
+    step, stopped_early = start, False
+    loop.t0 = time.time()
     try:
-        for step in range(start_step, steps + 1):
-            is_last = step == steps
-            # a consistent point: theta_step and the optimizer state after `step` updates
-            if interrupted:
-                snap.maybe(lambda: make_state(step), force=True)
-                saved = " (state saved: re-running the same fit resumes here)" if rs is not None else ""
-                raise KeyboardInterrupt(f"fit interrupted at step {step}{saved}")
-            if step % cfg.eval_every == 0 and step > start_step:
-                snap.maybe(lambda: make_state(step))
-            if step in ckpt_steps:
-                checkpoints[step] = snapshot_params()
-            # training forward pass at theta_step (its metrics are the train metrics of this step)
-            if full_batch:
-                x, y, w = x_tr, y_tr, tr_w
-            else:
-                bidx, w = minibatch(step)
-                x, y = _gather(data, bidx, X, Y)
-            need_grad = not is_last
-            with torch.set_grad_enabled(need_grad):
-                logits = model(x)
-                loss_e, acc_e = _task_loss(logits, y, w, cfg, classification)
-                total = loss_e.sum()
-                extra_vals = {}
-                for i, fn in enumerate(extra_losses):
-                    ctx = StepContext(step, model, x, y, w, logits, loss_e)
-                    term = fn(ctx)
-                    extra_vals[getattr(fn, "name", f"extra_loss{i}")] = term
-                    total = total + term.sum()
-            if full_batch:
-                train_buf[step, 0] = loss_e.detach().float()
-                train_buf[step, 1] = acc_e.detach().float()
-            if step % cfg.eval_every == 0 or is_last or step in extra_eval:
-                metrics = evaluate(step)
-                if full_batch:
-                    metrics["train/loss"], metrics["train/acc"] = loss_e.detach().float(), acc_e.detach().float()
-                for name, v in extra_vals.items():
-                    metrics[f"train/{name}"] = v.detach().float()
-                log(step, {k: v for k, v in metrics.items() if not (full_batch and k.startswith("train/")
-                                                                   and k in ("train/loss", "train/acc"))})
-                run_callbacks(step, metrics)
-                if "test/acc" in metrics:
-                    acc_np = metrics["test/acc"].cpu().numpy()
-                    newly = np.isnan(t_gen) & (acc_np > cfg.threshold)
-                    t_gen[newly] = step
-                if bar is not None:
-                    bar.n = step
-                    tr_acc = metrics.get("train/acc")
-                    post = {"train": f"{float(tr_acc.mean()):.3f}" if tr_acc is not None else "-"}
-                    if "test/acc" in metrics:
-                        post["test"] = f"{float(metrics['test/acc'].mean()):.3f}"
-                    post["grokked"] = f"{int((~np.isnan(t_gen)).sum())}/{E}"
-                    bar.set_postfix(post, refresh=False)
-                    bar.refresh()
-                if cfg.early_stop_patience is not None and not np.isnan(t_gen).any() \
-                        and step >= np.nanmax(t_gen) + cfg.early_stop_patience:
-                    stopped_early = not is_last
+        with _SigintFlag() as interrupted:
+            for step in range(start, steps + 1):
+                is_last = step == steps
+                # a consistent point: theta_step and the optimizer state after `step` updates
+                if interrupted:
+                    snap.maybe(lambda: loop.state(step), force=True)
+                    saved = " (state saved: re-running the same fit resumes here)" if rs is not None else ""
+                    raise KeyboardInterrupt(f"fit interrupted at step {step}{saved}")
+                if step % cfg.eval_every == 0 and step > start:
+                    snap.maybe(lambda: loop.state(step))
+                if step in loop.ckpt_steps:
+                    loop.checkpoints[step] = loop.params_now()
+                loss_e, acc_e, extra_vals, total = loop.forward(step, need_grad=not is_last)
+                if step % cfg.eval_every == 0 or is_last or step in loop.extra_eval:
+                    metrics = loop.evaluate_and_log(step, loss_e, acc_e, extra_vals)
+                    bar.show(step, metrics, loop.t_gen)
+                    if loop.should_stop(step):
+                        stopped_early = not is_last
+                        break
+                if is_last:
                     break
-            if is_last:
-                break
-            # backward + update: theta_step -> theta_{step+1}
-            for p in params:
-                p.grad = None
-            total.backward()
-            if pmasks and masks:
-                for p, mk in zip(params, pmasks):
-                    if mk is not None and p.grad is not None:
-                        p.grad.mul_(mk)
-            if cfg.grad_clip is not None:
-                sq = sum(p.grad.pow(2).reshape(E, -1).sum(1) for p in params if p.grad is not None)
-                scale = (cfg.grad_clip / (sq.sqrt() + 1e-6)).clamp(max=1.0)
-                for p in params:
-                    if p.grad is not None:
-                        p.grad.mul_(scale.view(-1, *([1] * (p.dim() - 1))))
-            lr_scale = min(1.0, (step + 1) / cfg.warmup_steps) if cfg.warmup_steps else 1.0
-            opt.step(lr_scale)
-            if masks:
-                with torch.no_grad():
-                    for p, mk in zip(params, pmasks):
-                        if mk is not None:
-                            p.mul_(mk)
-            for hook in after_step:
-                with torch.no_grad():
-                    hook(model, step + 1)
+                loop.update(step, total)
     finally:
-        if bar is not None:
-            bar.close()
-        if old_handler is not None:
-            signal.signal(signal.SIGINT, old_handler)
-    wall = wall0 + time.time() - t0
-    final_step = step
-    checkpoints[final_step] = snapshot_params()
-    history = _history(train_buf, records, E, upto=final_step)
-    times = grokking_times(history, cfg.threshold)
-    n_steps_run = final_step - start_step
-    run = Run(
-        config=cfg, history=history, times=times, checkpoints=checkpoints,
-        final_state=checkpoints[final_step], key=key,
-        meta={"wall_s": wall, "steps_run": final_step, "steps_per_s": n_steps_run / max(time.time() - t0, 1e-9),
-              "stopped_early": stopped_early, "n_members": E, "device": str(device),
-              "loaded_from_store": False, "resumed_from": start_step or None},
-    )
+        bar.close()
+    run = loop.finish(step, key, stopped_early)
     if rs is not None:
         rs.save(key, _run_record(run))
         rs.delete(key, suffix=".partial")
