@@ -16,18 +16,95 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _floats(s: str) -> list[float]:
-    return [float(x) for x in s.split(",") if x.strip()]
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: `grokkit sweep: error: argument --seeds: ...` (no usage block)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} -h)\n")
 
 
-def _ints(s: str) -> list[int]:
-    return [int(x) for x in s.split(",") if x.strip()]
+def _int(s: str, min_value: int = 0) -> int:
+    try:
+        v = int(s.strip())
+    except ValueError:
+        raise ValueError("is not an integer") from None
+    if v < min_value:
+        raise ValueError(f"must be >= {min_value}")
+    return v
+
+
+def _float(s: str, min_value: float = 0.0, strict: bool = False) -> float:
+    try:
+        v = float(s.strip())
+    except ValueError:
+        raise ValueError("is not a number") from None
+    if v != v or v in (float("inf"), float("-inf")):
+        raise ValueError("is not a finite number")
+    if v < min_value or (strict and v == min_value):
+        raise ValueError(f"must be {'>' if strict else '>='} {min_value:g}")
+    return v
+
+
+def _fraction(s: str) -> float:
+    v = _float(s)
+    if not 0 < v < 1:
+        raise ValueError("must lie in (0, 1)")
+    return v
+
+
+def _list(item, what: str):
+    """A comma-separated list option, each item checked by `item`; the message names the bad item."""
+    def convert(s: str) -> list:
+        parts = [x for x in s.split(",") if x.strip()]
+        if not parts:
+            raise argparse.ArgumentTypeError(f"{s!r} is empty; give {what}")
+        out = []
+        for x in parts:
+            try:
+                out.append(item(x))
+            except ValueError as e:
+                raise argparse.ArgumentTypeError(f"{x.strip()!r} {e}; give {what}") from None
+        return out
+    return convert
+
+
+def _scalar(item, what: str):
+    def convert(s: str):
+        try:
+            return item(s)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(f"{s!r} {e}; give {what}") from None
+    return convert
+
+
+def _device(s: str) -> str:
+    from . import validate
+
+    try:
+        return validate.device("device", s)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _param(s: str) -> str:
+    if "=" not in s or not s.partition("=")[0].strip():
+        raise argparse.ArgumentTypeError(f"{s!r} must be NAME=VALUE (VALUE as JSON, else a string), e.g. -p seed=1")
+    return s
 
 
 def cmd_run(args) -> int:
+    out = Path(args.out)
+    for p in (out, out / args.profile):
+        if p.exists() and not p.is_dir():
+            raise ValueError(f"--out {args.out}: {p} is a file; give a folder (created if missing) for the "
+                             "executed notebooks and figures")
+    missing = [nb for nb in args.notebooks if not Path(nb).is_file()]
+    if missing:
+        raise ValueError(f"notebook(s) not found: {', '.join(missing)}; give .ipynb paths, "
+                         "e.g. notebooks/00_quickstart.ipynb")
     import papermill as pm
 
-    root = Path(args.out) / args.profile
+    root = out / args.profile
     root.mkdir(parents=True, exist_ok=True)
     extra = {}
     for kv in args.param:
@@ -79,7 +156,7 @@ def cmd_sweep(args) -> int:
     from .train import TrainConfig, fit
 
     task = ModularTask(p=args.p, operation=args.operation, pairs=args.pairs)
-    combos = list(itertools.product(_ints(args.seeds), _floats(args.weight_decays), _floats(args.train_fracs)))
+    combos = list(itertools.product(args.seeds, args.weight_decays, args.train_fracs))
     splits = [random_split(task, frac, seed=s) for s, _, frac in combos]
     data = Data(task.inputs("pairs"), task.y, [sp.train for sp in splits], [sp.test for sp in splits])
     model = build(EmbedMLPConfig(p=args.p), n_members=len(combos), seeds=[s for s, _, _ in combos])
@@ -135,36 +212,44 @@ def cmd_list(args) -> int:
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    ap = argparse.ArgumentParser(prog="grokkit", description="a Jupyter-first lab for grokking research")
+    ap = _Parser(prog="grokkit", description="a Jupyter-first lab for grokking research")
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="execute notebooks headless (papermill)")
     r.add_argument("notebooks", nargs="+")
     r.add_argument("--profile", default="demo", choices=["ci", "demo", "paper"])
     r.add_argument("--out", default="out")
-    r.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE")
+    r.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE", type=_param)
     s = sub.add_parser("sweep", help="train an ensemble of spec-01 MLPs on modular arithmetic, print grokking times")
-    s.add_argument("--p", type=int, default=97)
+    s.add_argument("--p", type=_scalar(lambda x: _int(x, 2), "an integer >= 2 (a prime for div), e.g. 97"),
+                   default=97)
     s.add_argument("--operation", default="add")
     s.add_argument("--pairs", default="all", choices=["all", "unordered"])
-    s.add_argument("--train-fracs", default="0.3")
-    s.add_argument("--seeds", default="0,1,2")
-    s.add_argument("--weight-decays", default="1.0")
-    s.add_argument("--lr", type=float, default=3e-3)
-    s.add_argument("--steps", type=int, default=5000)
-    s.add_argument("--eval-every", type=int, default=50)
-    s.add_argument("--patience", type=int, default=None)
-    s.add_argument("--device", default="auto")
+    s.add_argument("--train-fracs", type=_list(_fraction, "comma-separated fractions in (0, 1), e.g. 0.3,0.5"),
+                   default="0.3")
+    s.add_argument("--seeds", type=_list(_int, "comma-separated integers >= 0, e.g. 0,1,2"), default="0,1,2")
+    s.add_argument("--weight-decays", type=_list(_float, "comma-separated finite numbers >= 0, e.g. 0.1,1.0"),
+                   default="1.0")
+    s.add_argument("--lr", type=_scalar(lambda x: _float(x, 0, strict=True), "a finite number > 0, e.g. 3e-3"),
+                   default=3e-3)
+    s.add_argument("--steps", type=_scalar(lambda x: _int(x, 1), "an integer >= 1"), default=5000)
+    s.add_argument("--eval-every", type=_scalar(lambda x: _int(x, 1), "an integer >= 1"), default=50)
+    s.add_argument("--patience", type=_scalar(_int, "an integer >= 0 (steps after t_gen)"), default=None)
+    s.add_argument("--device", type=_device, default="auto", help="auto, cpu, cuda, cuda:N or mps")
     sub.add_parser("bench", help="training-speed benchmark (args passed through)", add_help=False)
     ls = sub.add_parser("list", help="list stored runs")
     ls.add_argument("--store", default=None)
-    ls.add_argument("--limit", type=int, default=30)
+    ls.add_argument("--limit", type=_scalar(lambda x: _int(x, 1), "an integer >= 1"), default=30)
     if argv and argv[0] == "bench":
         return cmd_bench(argv[1:])
-    args = ap.parse_args(argv)
+    try:
+        args = ap.parse_args(argv)
+    except SystemExit as e:  # a bad option (one line, from _Parser.error) or -h: return the code, as below
+        return e.code if isinstance(e.code, int) else 2
     try:
         return {"run": cmd_run, "sweep": cmd_sweep, "list": cmd_list}[args.cmd](args)
-    except ValueError as e:  # bad parameters: one clear line, no traceback
-        print(f"grokkit {args.cmd}: {e}", file=sys.stderr)
+    except (ValueError, OSError, RuntimeError) as e:  # bad parameters or an unusable path: one line, no traceback
+        msg = " ".join(str(e).split()) or type(e).__name__
+        print(f"grokkit {args.cmd}: error: {msg}", file=sys.stderr)
         return 2
 
 

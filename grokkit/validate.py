@@ -45,16 +45,19 @@ def integer(name: str, value: Any, *, min_value: int | None = None, max_value: i
     return value
 
 
-def number(name: str, value: Any, *, min_value: float | None = None, strict: bool = False) -> float:
+def number(name: str, value: Any, *, min_value: float | None = None, strict: bool = False,
+           allow_inf: bool = False) -> float:
+    """A real number: never NaN, finite unless `allow_inf=True`, and >= (or > if strict) min_value."""
+    op = ">" if strict else ">="
+    bound = "" if min_value is None else f" {op} {min_value}"
     try:
         v = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name}={value!r} must be a number") from None
-    if math.isnan(v):
-        raise ValueError(f"{name} must not be NaN")
+        raise ValueError(f"{name}={value!r} must be a number{bound}") from None
+    if math.isnan(v) or (math.isinf(v) and not allow_inf):
+        raise ValueError(f"{name}={value!r} must be a finite number{bound}")
     if min_value is not None and (v <= min_value if strict else v < min_value):
-        op = ">" if strict else ">="
-        raise ValueError(f"{name}={value!r} must be {op} {min_value}")
+        raise ValueError(f"{name}={value!r} must be{bound}")
     return v
 
 
@@ -69,6 +72,44 @@ def per_member(name: str, value: Any, n_members: int, *, min_value: float | None
     else:
         raise ValueError(f"{name}={value!r} must be a number or a sequence of {n_members} numbers")
     return tuple(number(name, v, min_value=min_value) for v in values)
+
+
+DEVICES = "auto, cpu, cuda, cuda:N, mps"
+
+
+def device(name: str, value: Any) -> str:
+    """A torch device string, checked for syntax (auto|cpu|cuda|cuda:N|mps) and for availability on this
+    machine. Returns it normalised (stripped, lower case); "auto" stays "auto" (CUDA when present at run time)."""
+    if not isinstance(value, str):
+        import torch
+
+        if not isinstance(value, torch.device):
+            raise ValueError(f"{name}={value!r} must be a string, one of {DEVICES}")
+        value = str(value)
+    v = value.strip().lower()
+    kind, sep, index = v.partition(":")
+    if kind not in ("auto", "cpu", "cuda", "mps") or (sep and (kind != "cuda" or not index.isdigit())):
+        raise ValueError(f"{name}={value!r} is not a device; choose one of {DEVICES} (N a GPU index, e.g. cuda:0)")
+    if kind == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ValueError(f"{name}={value!r}: CUDA is not available here (torch {torch.__version__}, "
+                             f"CUDA build {torch.version.cuda or 'none'}); use device='cpu' or 'auto'")
+        if sep:
+            v = f"cuda:{int(index)}"
+            n = torch.cuda.device_count()
+            if int(index) >= n:
+                raise ValueError(f"{name}={value!r}: this machine has {n} CUDA device(s), "
+                                 f"so N in cuda:N must be in 0..{n - 1}")
+    if kind == "mps":
+        import torch
+
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise ValueError(f"{name}={value!r}: MPS (Apple GPU) is not available here; "
+                             "use device='cpu' or 'auto'")
+    return v
 
 
 def is_prime(n: int) -> bool:

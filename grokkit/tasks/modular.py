@@ -4,6 +4,8 @@ The `operation` names are the `operation` parameter everywhere in grokkit and it
 """
 from __future__ import annotations
 
+import math
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,6 +26,43 @@ OPERATIONS = {
 }
 PAIRS = ("all", "unordered")
 ENCODINGS = ("pairs", "onehot", "sequence", "sequence_op")
+
+# Size guards. The table is built from a p x p grid whatever `pairs` is, and keeps a, b, y as int64 (24 bytes a row;
+# about 3x that at the peak while building). 2^24 grid rows (p <= 4096) is ~0.4 GiB stored and ~1 GiB at the peak,
+# far beyond the papers (p <= 113 is 12,769 rows) and safe on a laptop. A one-hot input table is (rows, 2p) float32.
+MAX_TABLE_ROWS = 2**24
+MAX_ONEHOT_GIB = 4.0
+_ROW_BYTES = 24
+
+
+def _env_limit(var: str, default: float, kind=int):
+    raw = os.environ.get(var)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        v = kind(raw)
+    except ValueError:
+        v = -1
+    if not v > 0:
+        raise ValueError(f"{var}={raw!r} must be a positive {'integer' if kind is int else 'number'}")
+    return v
+
+
+def max_table_rows() -> int:
+    """The largest p x p grid a ModularTask may build: GROKKIT_MAX_TABLE_ROWS, default MAX_TABLE_ROWS (2^24)."""
+    return _env_limit("GROKKIT_MAX_TABLE_ROWS", MAX_TABLE_ROWS)
+
+
+def check_table_size(p: int) -> None:
+    """Refuse a p whose p^2 table would not fit comfortably in memory (before anything is allocated)."""
+    rows, limit = p * p, max_table_rows()
+    if rows > limit:
+        gib = rows * _ROW_BYTES / 2**30
+        raise ValueError(
+            f"p={p} gives a table of p^2 = {rows:,} rows (~{gib:,.1f} GiB as int64 a, b, y, more while building); "
+            f"the largest allowed is p={math.isqrt(limit)} (p^2 <= {limit:,} rows; "
+            "set GROKKIT_MAX_TABLE_ROWS to raise it)"
+        )
 
 
 @dataclass(frozen=True)
@@ -48,6 +87,7 @@ class ModularTask:
         validate.choice("pairs", self.pairs, PAIRS)
         if self.operation == "div" and not validate.is_prime(p):
             raise ValueError(f"p={p} must be prime for operation='div' (b needs an inverse mod p)")
+        check_table_size(p)
         a, b = np.meshgrid(np.arange(p), np.arange(p), indexing="ij")
         a, b = a.ravel().astype(np.int64), b.ravel().astype(np.int64)
         keep = np.ones_like(a, dtype=bool)
@@ -89,6 +129,13 @@ class ModularTask:
         if encoding == "pairs":
             return torch.stack([self.a, self.b], dim=1)
         if encoding == "onehot":
+            gib, limit = len(self) * 2 * p * 4 / 2**30, _env_limit("GROKKIT_MAX_ONEHOT_GIB", MAX_ONEHOT_GIB, float)
+            if gib > limit:
+                raise ValueError(
+                    f"encoding='onehot' for p={p} makes a ({len(self):,}, {2 * p:,}) float32 table of ~{gib:,.1f} GiB; "
+                    f"the largest allowed is {limit:g} GiB (set GROKKIT_MAX_ONEHOT_GIB to raise it), or use "
+                    "encoding='pairs' (one-hot MLPs index their own weights: the same function)"
+                )
             x = torch.zeros(len(self), 2 * p)
             x[torch.arange(len(self)), self.a] = 1.0
             x[torch.arange(len(self)), p + self.b] = 1.0
@@ -127,6 +174,11 @@ def random_split(task: ModularTask, train_frac: float, seed: int = 0) -> Split:
     train_frac = validate.fraction("train_frac", train_frac)
     n = len(task)
     n_train = int(round(train_frac * n))
+    if not 0 < n_train < n:
+        raise ValueError(
+            f"train_frac={train_frac} of {n} rows gives {n_train} train and {n - n_train} test rows; both need "
+            f"at least one row, so train_frac must lie in [1/{n}, 1 - 1/{n}] = [{1 / n:.4g}, {1 - 1 / n:.4g}]"
+        )
     perm = _perm(n, seed)
     return Split(perm[:n_train], perm[n_train:])
 
@@ -145,6 +197,12 @@ def _structured_split(task: ModularTask, held: torch.Tensor, train_frac: float, 
         raise ValueError(
             f"train_frac={train_frac} asks for {n_train} training rows but only {len(rest)} remain "
             "outside the held-out block; lower train_frac or k"
+        )
+    n_test = n - n_train
+    if n_train == 0 or n_test == 0:
+        raise ValueError(
+            f"train_frac={train_frac} of {n} rows gives {n_train} train and {n_test} test rows; both need at least "
+            f"one row: raise train_frac (>= 1/{n} = {1 / n:.4g}) or k"
         )
     rest = rest[_perm(len(rest), seed)]
     train = rest[:n_train]
