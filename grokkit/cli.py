@@ -1,7 +1,7 @@
 """grokkit command line.
 
     grokkit run NOTEBOOK... [--profile ci|demo|paper] [--out out] [-p name=value ...]
-    grokkit sweep [--p 97] [--operation add] [--train-frac 0.3] [--seeds 0,1,2] [--weight-decays 1.0] ...
+    grokkit sweep [--p 97] [--operation add] [--train-fracs 0.3] [--seeds 0,1,2] [--weight-decays 1.0] ...
     grokkit bench [benchmark args]
     grokkit list
 """
