@@ -188,26 +188,49 @@ def cmd_bench(rest) -> int:
 
 
 def cmd_list(args) -> int:
-    from .store import RunStore, default_root
+    from .store import RunStore, StoreUnavailable, default_root
 
-    if default_root() is None:
+    if args.store is None and default_root() is None:
         print("run store switched off (GROKKIT_CACHE=off)")
         return 0
-    store = RunStore(args.store) if args.store else RunStore()
+    try:
+        store = RunStore(args.store) if args.store else RunStore()
+    except StoreUnavailable as e:  # one line saying what is wrong, no traceback
+        print(f"grokkit list: {e}", file=sys.stderr)
+        return 1
     keys = store.keys()
-    print(f"run store {store.root}: {len(keys)} run(s)")
+    damaged = dict(store.check())
+    note = "" if store.writable else f" ({store.problem}: runs load, new ones are not saved)"
+    print(f"run store {store.root}: {len(keys)} run(s){note}")
     for k in keys[-args.limit:]:
         path = store.path(k)
+        if path in damaged:
+            print(f"  {k[:12]}  DAMAGED: {damaged[path]}")
+            continue
         rec = store.load(k)
-        meta = rec.get("meta", {}) if rec else {}
-        cfg = rec.get("config") if rec else None
+        meta = rec.get("meta", {}) if isinstance(rec, dict) else {}
+        cfg = rec.get("config") if isinstance(rec, dict) else None
+        try:
+            size = path.stat().st_size / 1e6
+        except OSError:  # removed by another process meanwhile
+            size = float("nan")
         print(f"  {k[:12]}  members={meta.get('n_members', '?'):>3}  steps={meta.get('steps_run', '?'):>6}  "
-              f"wall={meta.get('wall_s', float('nan')):7.1f}s  {path.stat().st_size / 1e6:6.1f} MB  "
+              f"wall={meta.get('wall_s', float('nan')):7.1f}s  {size:6.1f} MB  "
               f"{type(cfg).__name__ if cfg else ''}")
+    shown = {store.path(k) for k in keys[-args.limit:]}
+    for path, problem in damaged.items():
+        if path not in shown:
+            print(f"  {path.name}  DAMAGED: {problem}")
+    aside = store.quarantined()
+    if aside:
+        print(f"{len(aside)} damaged file(s) moved aside earlier (*.corrupt-*), kept for inspection")
+    if damaged:
+        print(f"{len(damaged)} damaged file(s): they are moved aside and recomputed the next time their "
+              "config runs", file=sys.stderr)
     nbs = sorted((ROOT / "notebooks").glob("*.ipynb"))
     if nbs:
         print("notebooks: " + ", ".join(n.stem for n in nbs))
-    return 0
+    return 1 if damaged else 0
 
 
 def main(argv=None) -> int:

@@ -122,6 +122,8 @@ def unpack(data: bytes) -> tuple[str | None, memoryview]:
 _BUSY = -1
 _held: dict[str, int] = {}  # lock path -> depth, for locks this process holds (claims are re-entrant)
 _held_guard = threading.Lock()
+if hasattr(os, "register_at_fork"):  # a forked child holds none of its parent's claims
+    os.register_at_fork(after_in_child=_held.clear)
 
 
 class RunStore:
