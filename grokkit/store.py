@@ -176,23 +176,25 @@ class RunStore:
         """The stored object, or None when absent. A damaged or unreadable file is reported in one
         RunStoreWarning line, moved aside to `<name>.corrupt-<time>-<pid>`, and treated as absent."""
         path = self.path(key, suffix)
-        st = None
-        try:
-            with open(path, "rb") as f:
-                st = os.fstat(f.fileno())
-                data = f.read()
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-        except OSError as e:
-            self._quarantine(path, st, f"unreadable ({_cause(e)})")
-            return None
-        problem, payload = unpack(data)
-        if problem is None:
+        for _ in range(3):  # retried only when another writer replaced a damaged file while we looked at it
+            st = None
             try:
-                return torch.load(io.BytesIO(payload), map_location="cpu", weights_only=False)
-            except Exception as e:  # whole bytes that do not unpickle (e.g. a class that no longer exists)
-                problem = f"does not load ({_cause(e)})"
-        self._quarantine(path, st, problem)
+                with open(path, "rb") as f:
+                    st = os.fstat(f.fileno())
+                    data = f.read()
+            except (FileNotFoundError, NotADirectoryError):
+                return None
+            except OSError as e:
+                problem = f"unreadable ({_cause(e)})"
+            else:
+                problem, payload = unpack(data)
+                if problem is None:
+                    try:
+                        return torch.load(io.BytesIO(payload), map_location="cpu", weights_only=False)
+                    except Exception as e:  # whole bytes that do not unpickle (e.g. a class that is gone)
+                        problem = f"does not load ({_cause(e)})"
+            if not self._quarantine(path, st, problem):
+                return None
         return None
 
     def verify(self, key: str, suffix: str = ".pt") -> str | None:
@@ -227,16 +229,17 @@ class RunStore:
         except OSError:
             return []
 
-    def _quarantine(self, path: Path, st: os.stat_result | None, problem: str) -> None:
-        dest = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}")
+    def _quarantine(self, path: Path, st: os.stat_result | None, problem: str) -> bool:
+        """Move a damaged file aside and warn; True (and no warning) when another writer has replaced it since
+        it was read, so that the caller reads the new file."""
+        now = time.time()
+        stamp = f"{time.strftime('%Y%m%dT%H%M%S', time.localtime(now))}.{int(now % 1 * 1e6):06d}-{os.getpid()}"
+        dest = path.with_name(f"{path.name}.corrupt-{stamp}")
         try:
             if st is not None:
                 cur = os.stat(path)
                 if (cur.st_ino, cur.st_dev) != (st.st_ino, st.st_dev):
-                    # another writer replaced it after we read it: the new file is not the damaged one
-                    warnings.warn(f"run store: {path}: {problem}; replaced by another writer since, left in place",
-                                  RunStoreWarning, stacklevel=3)
-                    return
+                    return True
             os.rename(path, dest)
             where = f"moved aside to {dest.name}"
         except FileNotFoundError:
@@ -244,6 +247,7 @@ class RunStore:
         except OSError as e:
             where = f"could not be moved aside ({_cause(e)})"
         warnings.warn(f"run store: {path}: {problem}; {where}; recomputing", RunStoreWarning, stacklevel=3)
+        return False
 
     # ---- write
     def save(self, key: str, obj: Any, suffix: str = ".pt") -> Path | None:

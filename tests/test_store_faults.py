@@ -106,6 +106,25 @@ def test_garbled_run_file_is_reported_moved_aside_and_recomputed(cache_dir):
     assert _same(rs.load(KEY), _record(0)) and rs.quarantined() == [aside]
 
 
+def test_damaged_file_replaced_by_another_writer_meanwhile_loads_the_new_one(cache_dir, monkeypatch):
+    from grokkit import store as store_mod
+
+    rs = RunStore(cache_dir)
+    path = rs.save(KEY, _record(0))
+    path.write_bytes(path.read_bytes()[:100])  # damaged
+    real = store_mod.unpack
+
+    def unpack_while_another_writer_saves(data):
+        monkeypatch.setattr(store_mod, "unpack", real)
+        RunStore(cache_dir).save(KEY, _record(7))  # lands between our read and our move-aside
+        return real(data)
+
+    monkeypatch.setattr(store_mod, "unpack", unpack_while_another_writer_saves)
+    with _no_store_warnings():
+        assert _same(rs.load(KEY), _record(7))  # the good file is neither moved aside nor ignored
+    assert rs.quarantined() == [] and rs.verify(KEY) is None
+
+
 @pytest.mark.parametrize("keep, what", [(0.5, "truncated ("), (10, "truncated ("), (0, "empty file")])
 def test_truncated_run_file(cache_dir, keep, what):
     rs = RunStore(cache_dir)
