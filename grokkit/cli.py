@@ -1,6 +1,6 @@
 """grokkit command line.
 
-    grokkit run NOTEBOOK... [--profile ci|demo|paper] [--out out] [-p name=value ...]
+    grokkit run NOTEBOOK... [--profile ci|demo|paper] [--out out] [-p name=value ...] [--help-params]
     grokkit sweep [--p 97] [--operation add] [--train-fracs 0.3] [--seeds 0,1,2] [--weight-decays 1.0] ...
     grokkit bench [benchmark args]
     grokkit list
@@ -92,7 +92,19 @@ def _param(s: str) -> str:
     return s
 
 
+def cmd_help_params(args) -> int:
+    """`grokkit run NOTEBOOK --help-params [--profile P]`: the notebook's `params-spec` cell, executed alone."""
+    from .params import load_spec
+
+    for path in args.notebooks:
+        print(load_spec(path).help_text(args.profile))
+    return 0
+
+
 def cmd_run(args) -> int:
+    if args.help_params:
+        return cmd_help_params(args)
+    args.profile = args.profile or "demo"
     out = Path(args.out)
     for p in (out, out / args.profile):
         if p.exists() and not p.is_dir():
@@ -239,9 +251,11 @@ def main(argv=None) -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="execute notebooks headless (papermill)")
     r.add_argument("notebooks", nargs="+")
-    r.add_argument("--profile", default="demo", choices=["ci", "demo", "paper"])
+    r.add_argument("--profile", default=None, choices=["ci", "demo", "paper"], help="default: demo")
     r.add_argument("--out", default="out")
     r.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE", type=_param)
+    r.add_argument("--help-params", action="store_true",
+                   help="print the notebooks' parameters (allowed values, defaults per profile, help); run nothing")
     s = sub.add_parser("sweep", help="train an ensemble of spec-01 MLPs on modular arithmetic, print grokking times")
     s.add_argument("--p", type=_scalar(lambda x: _int(x, 2), "an integer >= 2 (a prime for div), e.g. 97"),
                    default=97)

@@ -1,9 +1,18 @@
-"""Notebook plumbing shared by every grokkit notebook: profiles + parameters, claims tables,
-results.json, figure export.
+"""Notebook plumbing shared by every grokkit notebook: parameters, sections, claims tables, results.json.
+
+    PARAMS = nb.Params("00_quickstart", nb.Param("p", int, "prime modulus", ci=97, default=67, check=nb.prime))
+    S = PARAMS.resolve(globals())                  # validated settings (grokkit.params)
+
+    @nb.section("train", knobs=["p"])               # a section: settings -> data (grokkit.results)
+    def train(S) -> nb.Result: ...
+    R = train(S)                                   # computes, or replays a saved result (source=...)
+    claims = nb.Claims(); claims.extend(train_claims(R), R)
+    train.panel(S, draw=..., claims=train_claims)  # its control panel (grokkit.widgets)
 
 Parameters cell convention (papermill tag `parameters`): every knob defaults to None ("take the
-profile's value"); `profile` defaults to $GROKKIT_PROFILE or "demo". Papermill injects explicit values
-after that cell; `settings()` merges profile defaults with what was passed and validates it.
+profile's value"); `profile` defaults to $GROKKIT_PROFILE or "demo", `source` to $GROKKIT_SOURCE or "run".
+Papermill injects explicit values after that cell. `settings()` is the older form (a PROFILES table merged
+with what was passed), kept for notebooks not yet converted to `Params`.
 """
 from __future__ import annotations
 
@@ -18,26 +27,22 @@ import numpy as np
 import pandas as pd
 
 from . import validate
+from .params import (
+    Check,
+    Param,
+    Params,
+    Settings,
+    default_profile,
+    positive,
+    prime,
+    shipped_bundles,
+)
+from .results import Result, Section, section
 
-
-def default_profile() -> str:
-    return os.environ.get("GROKKIT_PROFILE", "demo")
-
-
-class Settings(dict):
-    """The resolved parameters of a notebook run: attribute access, a printable table."""
-
-    def __getattr__(self, name):
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    def table(self) -> pd.DataFrame:
-        return pd.DataFrame({"parameter": list(self), "value": [repr(v) for v in self.values()]})
-
-    def _repr_html_(self):
-        return self.table().to_html(index=False)
+__all__ = [
+    "Check", "Claims", "NOT_AT_SCALE", "Param", "Params", "Result", "Section", "Settings", "claim",
+    "default_profile", "median_spread", "positive", "prime", "section", "settings", "shipped_bundles",
+]
 
 
 def settings(notebook: str, profile: str, profiles: dict[str, dict[str, Any]], *,
@@ -71,31 +76,67 @@ def settings(notebook: str, profile: str, profiles: dict[str, dict[str, Any]], *
 NOT_AT_SCALE = "not at this scale"
 
 
+def claim(text: str, paper: Any, measured: Any, holds: bool | str, *, checked: bool = False) -> dict[str, Any]:
+    """One claims-table row (what a section's claims function returns a list of)."""
+    if isinstance(holds, np.bool_):
+        holds = bool(holds)
+    if holds is not True and holds is not False and holds != NOT_AT_SCALE:
+        raise ValueError(f"holds must be True, False or {NOT_AT_SCALE!r}, not {holds!r}")
+    return {"claim": text, "paper": _jsonable(paper), "measured": _jsonable(measured), "holds": holds,
+            "checked": bool(checked)}
+
+
+_row = claim
+
+
 @dataclass
 class Claims:
     """A paper-vs-this-run table. holds: True, False or "not at this scale".
-    `checked=True` marks claims the ci profile can test: `assert_checked()` raises if one fails."""
+    `checked=True` marks claims the ci profile can test: `assert_checked()` raises if one fails.
+    Rows added with `extend(rows, R)` carry their section and its scale (the profile R was computed at);
+    sections replayed with other settings than the notebook's are listed as stale."""
 
     rows: list[dict[str, Any]] = field(default_factory=list)
+    stale: dict[str, str] = field(default_factory=dict)
 
-    def add(self, claim: str, paper: Any, measured: Any, holds: bool | str, *, checked: bool = False) -> bool | str:
-        if isinstance(holds, (np.bool_,)):
-            holds = bool(holds)
-        if holds is not True and holds is not False and holds != NOT_AT_SCALE:
-            raise ValueError(f"holds must be True, False or {NOT_AT_SCALE!r}, not {holds!r}")
-        self.rows.append({"claim": claim, "paper": _jsonable(paper), "measured": _jsonable(measured),
-                          "holds": holds, "checked": bool(checked)})
-        return holds
+    def add(self, claim: str, paper: Any, measured: Any, holds: bool | str, *, checked: bool = False,
+            section: str | None = None, scale: str | None = None) -> bool | str:
+        row = _row(claim, paper, measured, holds, checked=checked)
+        self.rows.append({**row, "section": section, "scale": scale})
+        return row["holds"]
+
+    def extend(self, rows: list[dict[str, Any]], result: Result | None = None) -> list[dict[str, Any]]:
+        """Add rows made by `nb.claim` (a section's claims function), tagged with the result's section/scale."""
+        name = result.section if result is not None else None
+        scale = result.scale if result is not None else None
+        for r in rows:
+            if not isinstance(r, dict) or not {"claim", "paper", "measured", "holds"} <= set(r):
+                raise TypeError(f"a claims row is a dict made by nb.claim(...), not {r!r}")
+            self.add(r["claim"], r["paper"], r["measured"], r["holds"], checked=r.get("checked", False),
+                     section=name, scale=scale)
+        if result is not None and result.stale:
+            self.stale[name] = ", ".join(f"{k}: saved {a!r}, now {b!r}" for k, (a, b) in result.stale.items())
+        return rows
+
+    def _has_sections(self) -> bool:
+        return any(r.get("section") for r in self.rows)
 
     def table(self) -> pd.DataFrame:
-        df = pd.DataFrame(self.rows, columns=["claim", "paper", "measured", "holds", "checked"])
-        return df
+        cols = ["claim", "paper", "measured", "holds", "checked"]
+        if self._has_sections():
+            cols = ["section", *cols, "scale"]
+        return pd.DataFrame(self.rows, columns=cols)
 
     def _repr_html_(self):
         df = self.table().copy()
         colour = {True: "#d4f4dd", False: "#f8d7da"}
         styler = df.style.apply(lambda r: [f"background-color: {colour.get(r.holds, '#fff3cd')}"] * len(r), axis=1)
-        return styler.hide(axis="index").to_html()
+        html = styler.hide(axis="index").to_html()
+        if self.stale:
+            items = "".join(f"<li><b>{k}</b>: {v}</li>" for k, v in self.stale.items())
+            html = (f"<p style='color:#8a6d3b'>Stale sections (replayed as saved, made with other settings):"
+                    f"<ul>{items}</ul></p>") + html
+        return html
 
     def failed_checks(self) -> list[dict]:
         return [r for r in self.rows if r["checked"] and r["holds"] is not True]
@@ -107,8 +148,12 @@ class Claims:
             raise AssertionError(f"{len(bad)} checked claim(s) do not hold at this scale:\n{lines}")
 
     def save(self, output_dir: str | os.PathLike, **extra: Any) -> Path:
+        """results.json: {"claims": [{claim, paper, measured, holds[, section, scale]}], "stale_sections": {...}
+        when any, **extra}."""
         path = Path(output_dir) / "results.json"
-        payload = {"claims": [{k: r[k] for k in ("claim", "paper", "measured", "holds")} for r in self.rows],
+        keys = ("claim", "paper", "measured", "holds") + (("section", "scale") if self._has_sections() else ())
+        payload = {"claims": [{k: r.get(k) for k in keys} for r in self.rows],
+                   **({"stale_sections": dict(self.stale)} if self.stale else {}),
                    **{k: _jsonable(v) for k, v in extra.items()}}
         tmp = path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(payload, indent=2, allow_nan=False, default=str))

@@ -14,8 +14,11 @@ COLORS = {"train": "#1f77b4", "test": "#d62728"}
 
 
 def training_curves(run, member: int | None = 0, log_x: bool = True, title: str | None = None,
-                    metrics=("acc", "loss")) -> go.Figure:
+                    metrics=("acc", "loss"), times: pd.DataFrame | None = None) -> go.Figure:
     """Train/test accuracy and loss against step, t_mem / t_gen marked (dotted lines).
+
+    run: a Run, or its tidy history table (step, member, split, metric, value), e.g. a section Result's;
+    times: the grokking-times table (member, t_mem, t_gen; default: the Run's) for the dotted lines.
     member=None overlays every member (thin lines)."""
     h = run.history if hasattr(run, "history") else run
     members = [int(m) for m in sorted(h.member.unique())] if member is None else [int(member)]
@@ -38,7 +41,8 @@ def training_curves(run, member: int | None = 0, log_x: bool = True, title: str 
                     row=1, col=j)
         if metric == "loss":
             fig.update_yaxes(type="log", row=1, col=j)
-    times = getattr(run, "times", None)
+    if times is None:
+        times = getattr(run, "times", None)
     if times is not None and len(members) == 1:
         t = times[times.member == members[0]]
         for name, color, y in (("t_mem", COLORS["train"], 0.15), ("t_gen", COLORS["test"], 0.5)):
