@@ -16,6 +16,7 @@ import os
 import signal
 import threading
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -76,6 +77,7 @@ class TrainConfig:
 
     def __post_init__(self):
         validate.integer("steps", self.steps, min_value=1)
+        validate.number("eps", self.eps, min_value=0, strict=True)
         validate.choice("optimizer", self.optimizer, OPTIMIZERS)
         validate.choice("loss", self.loss, LOSSES)
         validate.choice("loss_dtype", self.loss_dtype, LOSS_DTYPES)
@@ -97,9 +99,10 @@ class TrainConfig:
         validate.fraction("threshold", self.threshold, closed_low=True)
         if self.early_stop_patience is not None:
             validate.integer("early_stop_patience", self.early_stop_patience, min_value=0)
-        steps = tuple(sorted({validate.integer("checkpoint_steps", s, min_value=0) for s in self.checkpoint_steps}))
+        steps = tuple(sorted({validate.integer("checkpoint_steps", s, min_value=0, max_value=self.steps)
+                              for s in self.checkpoint_steps}))
         object.__setattr__(self, "checkpoint_steps", steps)
-        validate.choice("device", self.device.split(":")[0], ("auto", "cpu", "cuda", "mps"))
+        object.__setattr__(self, "device", validate.device("device", self.device))
 
 
 def resolve_device(device: str) -> torch.device:
@@ -227,7 +230,8 @@ class Run:
 
     config: TrainConfig
     history: pd.DataFrame  # tidy: step, member, split, metric, value
-    times: pd.DataFrame  # member, t_mem, t_gen, tau_grok (NaN when never reached)
+    times: pd.DataFrame  # member, t_mem, t_gen, tau_grok (NaN when never reached), diverged, diverged_step,
+    #                      diverged_cause ("" for healthy members)
     checkpoints: dict[int, dict[str, torch.Tensor]]  # step -> stacked parameters (CPU)
     final_state: dict[str, torch.Tensor]
     key: str | None = None
@@ -254,8 +258,10 @@ class Run:
         return {k: v[member : member + 1].clone() for k, v in state.items()}
 
     def summary(self) -> pd.DataFrame:
-        """Per member: grokking times and final metrics."""
-        last = self.history.sort_values("step").groupby(["member", "split", "metric"]).value.last()
+        """Per member: grokking times, divergence, and final metrics (the value at the last logged step, NaN
+        for a member that diverged: never a stale earlier value)."""
+        h = self.history.sort_values("step", kind="stable")
+        last = h.groupby(["member", "split", "metric"]).tail(1).set_index(["member", "split", "metric"]).value
         last = last.unstack(["split", "metric"])
         last.columns = [f"final_{s}_{m}" for s, m in last.columns]
         return self.times.set_index("member").join(last).reset_index()
@@ -379,8 +385,8 @@ class _Loop:
         self.model, self.data, self.cfg, self.device = model, data, cfg, device
         self.masks, self.extra_losses, self.after_step, self.callbacks = masks, extra_losses, after_step, callbacks
         E = self.E = model.n_members
-        lrs = validate.per_member("lr", cfg.lr, E, min_value=0)
-        wds = validate.per_member("weight_decay", cfg.weight_decay, E, min_value=0)
+        self.lrs = lrs = validate.per_member("lr", cfg.lr, E, min_value=0)
+        self.wds = wds = validate.per_member("weight_decay", cfg.weight_decay, E, min_value=0)
         self.params = [p for n, p in model.named_parameters() if trainable is None or n in trainable]
         pnames = [n for n, _ in model.named_parameters() if trainable is None or n in trainable]
         for n, p in model.named_parameters():
@@ -405,6 +411,15 @@ class _Loop:
         self.checkpoints: dict[int, dict[str, torch.Tensor]] = {}
         self.gens = [torch.Generator().manual_seed(cfg.data_seed * 1000003 + m) for m in range(E)]
         self.t_gen = np.full(E, np.nan)
+        # divergence: first step with a non-finite loss per member (-1: none), tracked on the device without a
+        # sync; read at evaluation steps. Diverged members are frozen (no update) while the others go on.
+        self.first_bad = torch.full((E,), -1, dtype=torch.long, device=device)
+        self.diverged: dict[int, dict] = {}  # member -> {"step", "cause"}
+        self.frozen: list[torch.Tensor] | None = None  # parameter values the diverged members are held at
+        with torch.no_grad():
+            sq = sum(p.detach().double().pow(2).reshape(E, -1).sum(1) for p in self.params)
+            n = sum(p[0].numel() for p in self.params)
+            self.init_rms = (sq / max(n, 1)).sqrt().cpu().numpy() if self.params else np.zeros(E)
         self.start_step = 0
         self.wall0 = 0.0
         self.t0 = time.time()
@@ -430,19 +445,41 @@ class _Loop:
         self.t_gen = partial["t_gen"]
         self.start_step = partial["step"]
         self.wall0 = partial.get("wall", 0.0)
+        if "epoch_perm" in partial:
+            self.epoch_perm = list(partial["epoch_perm"])
+        if "torch_rng" in partial:
+            torch.set_rng_state(partial["torch_rng"])
+        self.first_bad.copy_(partial.get("first_bad", self.first_bad.cpu()).to(self.device))
+        self.diverged = dict(partial.get("diverged", {}))
+        if partial.get("frozen") is not None:
+            self.frozen = [f.to(self.device) for f in partial["frozen"]]
+        for obj, st in zip(self.stateful(), partial.get("hooks", [])):
+            obj.load_state_dict(st)
 
     def state(self, step: int) -> dict:
         return {
             "params": self.params_now(), "opt": self.opt.state(), "train_buf": self.train_buf.cpu(),
             "records": self.records, "checkpoints": self.checkpoints, "gens": [g.get_state() for g in self.gens],
             "t_gen": self.t_gen, "step": step, "wall": self.wall0 + time.time() - self.t0,
+            "epoch_perm": list(self.epoch_perm), "torch_rng": torch.get_rng_state(),
+            "first_bad": self.first_bad.cpu(), "diverged": dict(self.diverged),
+            "frozen": [f.cpu() for f in self.frozen] if self.frozen is not None else None,
+            "hooks": [obj.state_dict() for obj in self.stateful()],
         }
+
+    def stateful(self) -> list:
+        """Extra losses, after-step hooks and callbacks that keep state across steps (they define state_dict /
+        load_state_dict): their state is part of a snapshot, so that a resumed run is exact."""
+        objs = [*self.extra_losses, *self.after_step, *self.callbacks]
+        return [o for o in objs if callable(getattr(o, "state_dict", None))
+                and callable(getattr(o, "load_state_dict", None))]
 
     def params_now(self) -> dict[str, torch.Tensor]:
         return {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
 
-    def history_df(self) -> pd.DataFrame:
-        return _history(self.train_buf, self.records, self.E, upto=None)
+    def history_df(self, upto: int | None = None) -> pd.DataFrame:
+        return _history(self.train_buf, self.records, self.E, upto=upto, full_batch=self.full_batch,
+                        diverged_at={m: d["step"] for m, d in self.diverged.items()})
 
     # ---- one step
     def minibatch(self, step):
@@ -485,6 +522,10 @@ class _Loop:
         if self.full_batch:
             self.train_buf[step, 0] = loss_e.detach().float()
             self.train_buf[step, 1] = acc_e.detach().float()
+        bad = ~torch.isfinite(loss_e.detach())
+        for v in extra_vals.values():
+            bad = bad | ~torch.isfinite(v.detach())
+        self.first_bad = torch.where((self.first_bad < 0) & bad, step, self.first_bad)
         return loss_e, acc_e, extra_vals, total
 
     def evaluate(self):
@@ -512,7 +553,7 @@ class _Loop:
         if not self.callbacks:
             return
         ctx = EvalContext(step=step, model=self.model, data=self.data, device=self.device, metrics=metrics,
-                          history=self.history_df)
+                          history=lambda: self.history_df(upto=step))
         with torch.no_grad():
             for cb in self.callbacks:
                 out = cb(ctx)
@@ -522,6 +563,16 @@ class _Loop:
     def evaluate_and_log(self, step, loss_e, acc_e, extra_vals) -> dict[str, torch.Tensor]:
         """Evaluation step: test metrics, logging, callbacks, newly generalised members."""
         metrics = self.evaluate()
+        for name in ("test/loss", "train/loss"):
+            if name in metrics:  # a model that overflows on the evaluation rows has diverged too
+                bad = ~torch.isfinite(metrics[name]).to(self.first_bad.device)
+                self.first_bad = torch.where((self.first_bad < 0) & bad, step, self.first_bad)
+        self.check_divergence()
+        if self.diverged:  # a diverged member's metrics are NaN, not the accuracy of argmax(NaN) = class 0
+            dead = torch.tensor(sorted(self.diverged), device=self.device)
+            metrics = {k: v.float().index_fill(0, dead.to(v.device), float("nan")) for k, v in metrics.items()}
+            loss_e = loss_e.detach().float().index_fill(0, dead, float("nan"))
+            acc_e = acc_e.detach().float().index_fill(0, dead, float("nan"))
         if self.full_batch:
             metrics["train/loss"], metrics["train/acc"] = loss_e.detach().float(), acc_e.detach().float()
         for name, v in extra_vals.items():
@@ -534,9 +585,35 @@ class _Loop:
             self.t_gen[newly] = step
         return metrics
 
+    def check_divergence(self):
+        """Mark members whose loss became non-finite: diverged at that step (with the member's lr, weight
+        decay and initial parameter RMS as the likely cause), frozen from now on."""
+        first = self.first_bad.cpu().numpy()
+        new = [m for m in np.nonzero(first >= 0)[0].tolist() if m not in self.diverged]
+        if not new:
+            return
+        with torch.no_grad():
+            if self.frozen is None:
+                self.frozen = [p.detach().clone() for p in self.params]
+            for m in new:
+                step = int(first[m])
+                cause = (f"loss non-finite at step {step}: lr={self.lrs[m]:g}, weight_decay={self.wds[m]:g}, "
+                         f"initial parameter RMS={self.init_rms[m]:.3g}")
+                self.diverged[m] = {"step": step, "cause": cause}
+                for f, p in zip(self.frozen, self.params):
+                    f[m].copy_(p[m])
+
+    def alive_view(self, p: torch.Tensor) -> torch.Tensor:
+        alive = torch.ones(self.E, dtype=torch.bool, device=p.device)
+        alive[sorted(self.diverged)] = False
+        return alive.view(-1, *([1] * (p.dim() - 1)))
+
     def should_stop(self, step) -> bool:
         pat = self.cfg.early_stop_patience
-        return pat is not None and not np.isnan(self.t_gen).any() and step >= np.nanmax(self.t_gen) + pat
+        t_gen = np.delete(self.t_gen, sorted(self.diverged))  # diverged members never generalise: don't wait
+        if not len(t_gen):
+            return True  # every member diverged
+        return pat is not None and not np.isnan(t_gen).any() and step >= np.nanmax(t_gen) + pat
 
     def update(self, step, total):
         """Backward + update: theta_step -> theta_{step+1} (masks, clipping, warm-up, after-step hooks)."""
@@ -544,6 +621,10 @@ class _Loop:
         for p in params:
             p.grad = None
         total.backward()
+        if self.diverged:  # diverged members get no update (their gradients are NaN/inf)
+            for p in params:
+                if p.grad is not None:
+                    p.grad = torch.where(self.alive_view(p), p.grad, 0.0)
         if self.pmasks and self.masks:
             for p, mk in zip(params, self.pmasks):
                 if mk is not None and p.grad is not None:
@@ -564,11 +645,16 @@ class _Loop:
         for hook in self.after_step:
             with torch.no_grad():
                 hook(self.model, step + 1)
+        if self.diverged:  # ... and stay where they were frozen (decoupled weight decay would still move them)
+            with torch.no_grad():
+                for p, f in zip(params, self.frozen):
+                    p.copy_(torch.where(self.alive_view(p), p, f))
 
     def finish(self, final_step: int, key, stopped_early: bool) -> Run:
+        self.check_divergence()
         self.checkpoints[final_step] = self.params_now()
-        history = _history(self.train_buf, self.records, self.E, upto=final_step)
-        times = grokking_times(history, self.cfg.threshold)
+        history = self.history_df(upto=final_step)
+        times = _with_divergence(grokking_times(history, self.cfg.threshold), self.diverged)
         n_steps_run = final_step - self.start_step
         return Run(
             config=self.cfg, history=history, times=times, checkpoints=self.checkpoints,
@@ -576,7 +662,8 @@ class _Loop:
             meta={"wall_s": self.wall0 + time.time() - self.t0, "steps_run": final_step,
                   "steps_per_s": n_steps_run / max(time.time() - self.t0, 1e-9),
                   "stopped_early": stopped_early, "n_members": self.E, "device": str(self.device),
-                  "loaded_from_store": False, "resumed_from": self.start_step or None},
+                  "loaded_from_store": False, "resumed_from": self.start_step or None,
+                  "diverged": dict(self.diverged)},
         )
 
 
@@ -596,9 +683,9 @@ class _ProgressBar:
             return
         self.bar.n = step
         tr_acc = metrics.get("train/acc")
-        post = {"train": f"{float(tr_acc.mean()):.3f}" if tr_acc is not None else "-"}
+        post = {"train": f"{float(tr_acc.nanmean()):.3f}" if tr_acc is not None else "-"}
         if "test/acc" in metrics:
-            post["test"] = f"{float(metrics['test/acc'].mean()):.3f}"
+            post["test"] = f"{float(metrics['test/acc'].nanmean()):.3f}"
         post["grokked"] = f"{int((~np.isnan(t_gen)).sum())}/{len(t_gen)}"
         self.bar.set_postfix(post, refresh=False)
         self.bar.refresh()
@@ -716,18 +803,40 @@ def fit(
     finally:
         bar.close()
     run = loop.finish(step, key, stopped_early)
+    if len(loop.diverged) == loop.E:
+        if rs is not None:
+            rs.delete(key, suffix=".partial")
+        causes = "; ".join(f"member {m}: {d['cause']}" for m, d in sorted(loop.diverged.items()))
+        raise DivergedError(f"every member diverged, training stopped at step {step} ({causes}). Lower the "
+                            "learning rate or the initial scale; the run so far is in this error's .run", run)
+    finite = all(torch.isfinite(v).all() for v in run.final_state.values() if v.is_floating_point())
+    if loop.diverged:
+        causes = "; ".join(f"member {m}: {d['cause']}" for m, d in sorted(loop.diverged.items()))
+        warnings.warn(f"{len(loop.diverged)} of {loop.E} members diverged and were frozen ({causes}); their "
+                      "history is NaN from that step on, the others trained on"
+                      + (" (run not cached)" if rs is not None else ""), stacklevel=2)
     if rs is not None:
-        rs.save(key, _run_record(run))
-        rs.delete(key, suffix=".partial")
+        if loop.diverged or not finite:
+            rs.delete(key, suffix=".partial")  # never cached as a good run
+        else:
+            rs.save(key, _run_record(run))
+            rs.delete(key, suffix=".partial")
     return run
 
 
-def _history(train_buf: torch.Tensor, records, E: int, upto: int | None) -> pd.DataFrame:
+def _history(train_buf: torch.Tensor, records, E: int, upto: int | None, *, full_batch: bool = True,
+             diverged_at: dict[int, int] | None = None) -> pd.DataFrame:
+    """Tidy history. Full-batch train metrics exist for every step 0..upto (the training forward pass); a member
+    that diverged has NaN from its divergence step on, in every split and metric."""
     buf = train_buf.cpu().numpy()
     if upto is not None:
         buf = buf[: upto + 1]
     frames = []
-    steps_with = np.nonzero(~np.isnan(buf[:, 0, 0]))[0]
+    if full_batch:
+        ran = np.arange(len(buf))
+        steps_with = ran if upto is not None else ran[~np.isnan(buf[:, 0, :]).all(axis=1)]
+    else:
+        steps_with = np.zeros(0, dtype=int)
     if len(steps_with):
         for j, metric in enumerate(("loss", "acc")):
             vals = buf[steps_with, j, :]  # (S, E)
@@ -745,6 +854,8 @@ def _history(train_buf: torch.Tensor, records, E: int, upto: int | None) -> pd.D
     h = pd.concat(frames, ignore_index=True)
     if upto is not None:
         h = h[h.step <= upto]
+    for m, s in (diverged_at or {}).items():
+        h.loc[(h.member == m) & (h.step >= s), "value"] = np.nan
     return h.sort_values(["split", "metric", "member", "step"], kind="stable").reset_index(drop=True)
 
 
@@ -756,6 +867,25 @@ def _run_record(run: Run) -> dict:
 def _run_from_record(rec: dict) -> Run:
     history = pd.DataFrame(rec["history"])
     cfg = rec["config"]
-    return Run(config=cfg, history=history, times=grokking_times(history, cfg.threshold),
-               checkpoints=rec["checkpoints"], final_state=rec["final_state"], key=rec["key"],
-               meta=dict(rec["meta"]))
+    meta = dict(rec["meta"])
+    return Run(config=cfg, history=history,
+               times=_with_divergence(grokking_times(history, cfg.threshold), meta.get("diverged", {})),
+               checkpoints=rec["checkpoints"], final_state=rec["final_state"], key=rec["key"], meta=meta)
+
+
+def _with_divergence(times: pd.DataFrame, diverged: dict[int, dict]) -> pd.DataFrame:
+    """times + diverged (bool), diverged_step (NaN if healthy) and diverged_cause per member."""
+    times = times.copy()
+    members = times["member"].astype(int)
+    times["diverged"] = members.map(lambda m: m in diverged).astype(bool)
+    times["diverged_step"] = members.map(lambda m: float(diverged[m]["step"]) if m in diverged else np.nan)
+    times["diverged_cause"] = members.map(lambda m: diverged[m]["cause"] if m in diverged else "")
+    return times
+
+
+class DivergedError(RuntimeError):
+    """Every member of the ensemble diverged (non-finite loss). `.run` holds the run up to that point."""
+
+    def __init__(self, message: str, run: Run):
+        super().__init__(message)
+        self.run = run
