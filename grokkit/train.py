@@ -327,8 +327,9 @@ class _Snapshotter:
         if self.store is None or self.key is None:
             return
         if force or (self.every_s is not None and time.time() - self.last > self.every_s):
-            self.store.save(self.key, make_state(), suffix=".partial")
+            saved = self.store.save(self.key, make_state(), suffix=".partial")
             self.last = time.time()
+            return saved
 
 
 def _check_inputs(model: EnsembleModule, data: Data, masks, trainable) -> Data:
@@ -690,8 +691,13 @@ class _ProgressBar:
         self.bar.set_postfix(post, refresh=False)
         self.bar.refresh()
 
-    def close(self):
+    def close(self, complete: bool = True):
+        """complete: the run ended (at its last step or by early stopping): show the bar full, not as a
+        failure at 45% (tqdm.notebook colours a bar that closes short of its total red)."""
         if self.bar is not None:
+            if complete and self.bar.n < self.bar.total:
+                self.bar.total = self.bar.n = max(self.bar.n, 1)
+                self.bar.refresh()
             self.bar.close()
 
 
@@ -756,16 +762,27 @@ def fit(
     masks = _apply_masks(model, masks, device)
 
     rs = store_mod.resolve(store)
-    key = None
-    if rs is not None:
-        key = _run_key(model, data, cfg, extra_losses, after_step, callbacks, masks, trainable, key_extra)
+    if rs is None:
+        return _train(model, data, cfg, device, None, None, masks=masks, trainable=trainable, desc=desc,
+                      extra_losses=extra_losses, after_step=after_step, callbacks=callbacks, progress=progress,
+                      snapshot_every_s=snapshot_every_s)
+    key = _run_key(model, data, cfg, extra_losses, after_step, callbacks, masks, trainable, key_extra)
+    # one process per key: another process training the same run makes this one wait, then load its result
+    with rs.claim(key):
         cached = rs.load(key)
         if cached is not None:
             run = _run_from_record(cached)
             model.load_state_dict({k: v.to(device) for k, v in run.final_state.items()})
             run.meta["loaded_from_store"] = True
             return run
+        return _train(model, data, cfg, device, rs, key, masks=masks, trainable=trainable, desc=desc,
+                      extra_losses=extra_losses, after_step=after_step, callbacks=callbacks, progress=progress,
+                      snapshot_every_s=snapshot_every_s)
 
+
+def _train(model, data, cfg, device, rs, key, *, masks, trainable, extra_losses, after_step, callbacks, progress,
+           desc, snapshot_every_s) -> Run:
+    """The loop itself: resume from a snapshot if there is one, train, save the finished run."""
     loop = _Loop(model, data, cfg, device, masks=masks, trainable=trainable, extra_losses=extra_losses,
                  after_step=after_step, callbacks=callbacks)
     snap = _Snapshotter(rs, key, snapshot_every_s)
@@ -775,7 +792,7 @@ def fit(
             loop.restore(partial)
     steps, start = cfg.steps, loop.start_step
     bar = _ProgressBar(progress, steps, start, desc or f"fit x{loop.E}")
-    step, stopped_early = start, False
+    step, stopped_early, ended = start, False, False
     loop.t0 = time.time()
     try:
         with _SigintFlag() as interrupted:
@@ -783,9 +800,10 @@ def fit(
                 is_last = step == steps
                 # a consistent point: theta_step and the optimizer state after `step` updates
                 if interrupted:
-                    snap.maybe(lambda: loop.state(step), force=True)
-                    saved = " (state saved: re-running the same fit resumes here)" if rs is not None else ""
-                    raise KeyboardInterrupt(f"fit interrupted at step {step}{saved}")
+                    saved = snap.maybe(lambda: loop.state(step), force=True)
+                    note = (" (state saved: re-running the same fit resumes here)" if saved else
+                            " (the state could not be saved: re-running starts again)" if rs is not None else "")
+                    raise KeyboardInterrupt(f"fit interrupted at step {step}{note}")
                 if step % cfg.eval_every == 0 and step > start:
                     snap.maybe(lambda: loop.state(step))
                 if step in loop.ckpt_steps:
@@ -800,8 +818,9 @@ def fit(
                 if is_last:
                     break
                 loop.update(step, total)
+        ended = True
     finally:
-        bar.close()
+        bar.close(complete=ended)
     run = loop.finish(step, key, stopped_early)
     if len(loop.diverged) == loop.E:
         if rs is not None:
@@ -814,13 +833,11 @@ def fit(
         causes = "; ".join(f"member {m}: {d['cause']}" for m, d in sorted(loop.diverged.items()))
         warnings.warn(f"{len(loop.diverged)} of {loop.E} members diverged and were frozen ({causes}); their "
                       "history is NaN from that step on, the others trained on"
-                      + (" (run not cached)" if rs is not None else ""), stacklevel=2)
+                      + (" (run not cached)" if rs is not None else ""), stacklevel=3)
     if rs is not None:
-        if loop.diverged or not finite:
-            rs.delete(key, suffix=".partial")  # never cached as a good run
-        else:
+        if not loop.diverged and finite:
             rs.save(key, _run_record(run))
-            rs.delete(key, suffix=".partial")
+        rs.delete(key, suffix=".partial")
     return run
 
 

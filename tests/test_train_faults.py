@@ -179,7 +179,7 @@ data = Data(task.inputs("pairs"), task.y, split.train, split.test)
 model = build(EmbedMLPConfig(p=13, d_emb=32, d_hidden=16), n_members=1, seeds=[0])
 cfg = TrainConfig(steps=int(sys.argv[2]), eval_every=50, batch_size=16, lr=3e-3)
 run = fit(model, data, cfg, store=RunStore(sys.argv[1]), progress=False, snapshot_every_s=float(sys.argv[3]))
-print("resumed_from", run.meta["resumed_from"])
+print("resumed_from", run.meta["resumed_from"], "loaded", run.meta["loaded_from_store"])
 """
 
 
@@ -209,3 +209,21 @@ def test_kill_9_mid_run_loses_nothing_and_resumes_exactly(tmp_path):
         assert torch.equal(ra["final_state"][k], rb["final_state"][k]), k
     for c in rb["history"]:
         np.testing.assert_array_equal(ra["history"][c], rb["history"][c])
+
+
+def test_two_processes_training_the_same_run_train_it_once(tmp_path):
+    """The second writer waits on the key's lock, then loads the first one's result (no duplicate work)."""
+    script = tmp_path / "train.py"
+    script.write_text(textwrap.dedent(KILL_SCRIPT))
+    store_dir = tmp_path / "store"
+    first = subprocess.Popen([sys.executable, str(script), str(store_dir), "3000", "1000"], stdout=subprocess.PIPE,
+                             text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(store_dir.glob("*/*.lock")) and first.poll() is None:
+        time.sleep(0.02)
+    assert first.poll() is None, "the first run finished before the second started"
+    second = subprocess.run([sys.executable, str(script), str(store_dir), "3000", "1000"], capture_output=True,
+                            text=True, check=True).stdout
+    assert "loaded False" in first.communicate()[0]
+    assert "loaded True" in second, second
+    assert len(RunStore(store_dir).keys()) == 1
