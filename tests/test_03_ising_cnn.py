@@ -95,3 +95,13 @@ def test_cnn_members_equal_independent_torch_models():
     # gradients flow to every member separately
     out.sum().backward()
     assert all(p.grad is not None and np.isfinite(p.grad.numpy()).all() for p in m.parameters())
+
+
+def test_dataset_cache_unusable_store_still_generates(tmp_path, monkeypatch):
+    """GROKKIT_CACHE pointing at a file: one warning, the table is generated, nothing raises."""
+    bad = tmp_path / "a-file"
+    bad.write_text("not a directory")
+    monkeypatch.setenv("GROKKIT_CACHE", str(bad))
+    with pytest.warns(UserWarning, match="a-file"):
+        tab, _, _ = ising.ising_dataset(n_train=30, n_test=70, sweeps=5, seed=4)
+    assert tab.source == "generated" and len(tab) == 100

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -109,14 +108,8 @@ class IsingTable:
         return int(self.y.shape[0])
 
 
-def _cache_path(cfg: IsingConfig) -> Path | None:
-    from ..store import default_root
-
-    root = default_root()
-    if root is None:
-        return None
-    h = hashlib.sha256(repr(sorted(asdict(cfg).items())).encode() + b"ising-v1").hexdigest()[:16]
-    return root / "datasets" / f"ising_L{cfg.L}_{h}.npz"
+def _cache_key(cfg: IsingConfig) -> str:
+    return "ising-" + hashlib.sha256(repr(sorted(asdict(cfg).items())).encode() + b"ising-v1").hexdigest()[:32]
 
 
 def generate(cfg: IsingConfig) -> np.ndarray:
@@ -127,26 +120,25 @@ def generate(cfg: IsingConfig) -> np.ndarray:
 
 
 def load_ising(cfg: IsingConfig = IsingConfig(), cache: bool = True) -> IsingTable:
-    """Generate (or load from the cache) the snapshot table of `cfg`."""
-    path = _cache_path(cfg) if cache else None
-    spins = None
-    source = "generated"
-    if path is not None and path.exists():
-        try:
-            with np.load(path) as f:
-                bits = f["spins_bits"]
-            n = cfg.n_temps * cfg.per_temp
-            spins = (np.unpackbits(bits)[: n * cfg.L * cfg.L].reshape(n, cfg.L, cfg.L).astype(np.int8) * 2 - 1)
-            source = f"cache ({path})"
-        except Exception:  # corrupt cache: regenerate
-            spins = None
-    if spins is None:
+    """Generate (or load from the run store: checksummed, shared safely by several processes) the snapshot
+    table of `cfg`. An unusable store only means the table is generated again."""
+    from .. import store as store_mod
+
+    rs = store_mod.resolve("auto") if cache else None
+    key, n = _cache_key(cfg), cfg.n_temps * cfg.per_temp
+    spins, source = None, "generated"
+    if rs is None:
         spins = generate(cfg)
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp.npz")
-            np.savez_compressed(tmp, spins_bits=np.packbits(spins > 0), temps=cfg.temperatures)
-            tmp.replace(path)
+    else:
+        with rs.claim(key):  # one process generates, the others wait and load
+            rec = rs.load(key, suffix=".dataset")
+            if rec is not None:
+                bits = rec["spins_bits"]
+                spins = np.unpackbits(bits)[: n * cfg.L * cfg.L].reshape(n, cfg.L, cfg.L).astype(np.int8) * 2 - 1
+                source = f"cache ({rs.path(key, '.dataset')})"
+            else:
+                spins = generate(cfg)
+                rs.save(key, {"spins_bits": np.packbits(spins > 0), "temps": cfg.temperatures}, suffix=".dataset")
     s = torch.from_numpy(spins.astype(np.int8))
     T = torch.from_numpy(cfg.temperatures).float().repeat_interleave(cfg.per_temp)
     return IsingTable(X=s.float().unsqueeze(1), y=(T < TC).long(), T=T, energy=energy(s),
