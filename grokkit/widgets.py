@@ -147,7 +147,8 @@ def section_panel(section, S, draw: Callable[[Any], Any] | None = None,
                 try:
                     S2 = S.override(source="run", **{n: _value(spec[n], w) for n, w in controls.items()})
                     R = section.compute(S2, save=False, **({"live": True} if section.takes_live else {}))
-                    out.clear_output(wait=True)  # the live plot and progress bar give way to the figure
+                    # the live plot and the progress bar (red when fit stopped early) give way to the figure
+                    out.clear_output(wait=draw is not None or claims is not None)
                     if draw is not None:
                         _show(draw(R))
                     if claims is not None:
