@@ -385,6 +385,7 @@ class _Loop:
     def __init__(self, model, data, cfg, device, *, masks, trainable, extra_losses, after_step, callbacks):
         self.model, self.data, self.cfg, self.device = model, data, cfg, device
         self.masks, self.extra_losses, self.after_step, self.callbacks = masks, extra_losses, after_step, callbacks
+        self.augment = None
         E = self.E = model.n_members
         self.lrs = lrs = validate.per_member("lr", cfg.lr, E, min_value=0)
         self.wds = wds = validate.per_member("weight_decay", cfg.weight_decay, E, min_value=0)
@@ -510,6 +511,8 @@ class _Loop:
         else:
             bidx, w = self.minibatch(step)
             x, y = _gather(self.data, bidx, self.X, self.Y)
+        if self.augment is not None:
+            x = self.augment(x, step)
         with torch.set_grad_enabled(need_grad):
             logits = self.model(x)
             loss_e, acc_e = _task_loss(logits, y, w, self.cfg, self.classification)
@@ -736,6 +739,7 @@ def fit(
     desc: str | None = None,
     snapshot_every_s: float | None = 120.0,
     key_extra: Any = None,
+    augment: Callable[[torch.Tensor, int], torch.Tensor] | None = None,
 ) -> Run:
     """Train `model` (an ensemble) on `data` and return a Run.
 
@@ -749,6 +753,10 @@ def fit(
     store:        "auto" (default run store), a RunStore or path, or None. A stored run with the same
                   key is loaded instead of trained; interrupted runs resume from a snapshot.
     key_extra:    anything else that changes the run and should change its cache key.
+    augment:      callable (x, step) -> x' applied to the training inputs (E, B, ...) of every step before the
+                  forward pass (e.g. fresh distractor tokens per step); evaluation inputs are left alone. It
+                  must be a function of (x, step) only (seed a generator from the step), so that a resumed
+                  run is exact; it is part of the cache key.
     """
     if os.environ.get("GROKKIT_FORBID_TRAINING", "").strip() not in ("", "0"):
         raise RuntimeError("training is forbidden (GROKKIT_FORBID_TRAINING=1): this run should have replayed "
@@ -765,8 +773,9 @@ def fit(
     if rs is None:
         return _train(model, data, cfg, device, None, None, masks=masks, trainable=trainable, desc=desc,
                       extra_losses=extra_losses, after_step=after_step, callbacks=callbacks, progress=progress,
-                      snapshot_every_s=snapshot_every_s)
-    key = _run_key(model, data, cfg, extra_losses, after_step, callbacks, masks, trainable, key_extra)
+                      snapshot_every_s=snapshot_every_s, augment=augment)
+    key_parts = key_extra if augment is None else {"key_extra": key_extra, "augment": augment}
+    key = _run_key(model, data, cfg, extra_losses, after_step, callbacks, masks, trainable, key_parts)
     # one process per key: another process training the same run makes this one wait, then load its result
     with rs.claim(key):
         cached = rs.load(key)
@@ -777,14 +786,15 @@ def fit(
             return run
         return _train(model, data, cfg, device, rs, key, masks=masks, trainable=trainable, desc=desc,
                       extra_losses=extra_losses, after_step=after_step, callbacks=callbacks, progress=progress,
-                      snapshot_every_s=snapshot_every_s)
+                      snapshot_every_s=snapshot_every_s, augment=augment)
 
 
 def _train(model, data, cfg, device, rs, key, *, masks, trainable, extra_losses, after_step, callbacks, progress,
-           desc, snapshot_every_s) -> Run:
+           desc, snapshot_every_s, augment=None) -> Run:
     """The loop itself: resume from a snapshot if there is one, train, save the finished run."""
     loop = _Loop(model, data, cfg, device, masks=masks, trainable=trainable, extra_losses=extra_losses,
                  after_step=after_step, callbacks=callbacks)
+    loop.augment = augment
     snap = _Snapshotter(rs, key, snapshot_every_s)
     if rs is not None:
         partial = rs.load(key, suffix=".partial")

@@ -227,3 +227,32 @@ def test_two_processes_training_the_same_run_train_it_once(tmp_path):
     assert "loaded False" in first.communicate()[0]
     assert "loaded True" in second, second
     assert len(RunStore(store_dir).keys()) == 1
+
+
+class _FlipNoise:
+    """A deterministic per-step input transform (a function of (x, step) only)."""
+
+    cache_key = "flip-noise"
+
+    def __call__(self, x, step):
+        g = torch.Generator().manual_seed(step)
+        noisy = torch.rand(x.shape[:-1], generator=g) < 0.1  # 10% of rows get b + 1 (label noise)
+        shifted = torch.stack([x[..., 0], (x[..., 1] + 1) % 13], -1)
+        return torch.where(noisy[..., None], shifted, x)
+
+
+def test_augmented_inputs_change_the_run_and_resume_exactly(task_split, tmp_path):
+    task, split = task_split
+    cfg = TrainConfig(steps=200, eval_every=20, lr=3e-3)
+    plain = fit(_mlp([0]), _data(task, split), cfg, store=None, progress=False)
+    straight = fit(_mlp([0]), _data(task, split), cfg, store=None, progress=False, augment=_FlipNoise())
+    assert not torch.equal(plain.final_state["W_E"], straight.final_state["W_E"])
+    store = RunStore(tmp_path / "s")
+    with pytest.raises(KeyboardInterrupt):
+        fit(_mlp([0]), _data(task, split), cfg, store=store, progress=False, augment=_FlipNoise(),
+            after_step=[_InterruptAt(77)])
+    resumed = fit(_mlp([0]), _data(task, split), cfg, store=store, progress=False, augment=_FlipNoise(),
+                  after_step=[_InterruptAt(-1)])
+    assert resumed.meta["resumed_from"] == 77
+    pd.testing.assert_frame_equal(resumed.history, straight.history, check_exact=True)
+    assert fit(_mlp([0]), _data(task, split), cfg, store=store, progress=False).key != resumed.key
