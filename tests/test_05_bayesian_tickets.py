@@ -62,6 +62,89 @@ def test_other_tasks():
         SequenceTask("k_add", k=4, seq_len=4)
 
 
+# ---- distractor sampling: resampled every step (default) or one fixed draw; task or separate vocabulary ----
+def _train_inputs(t, n_members=2, seed=0):
+    split = random_split(t, 0.5, seed=seed)
+    return t.X[split.train].unsqueeze(0).expand(n_members, -1, -1).contiguous()
+
+
+def test_resampler_redraws_only_the_distractors():
+    t = SequenceTask("add", p=11, seq_len=6)
+    assert t.distractor_sampling == "resample" and t.distractor_vocab == "task"
+    x = _train_inputs(t)
+    r = t.resampler(seed=3)
+    a, b, a2 = r(x, 5), r(x, 6), r(x, 5)
+    S, Dpos = list(t.informative), list(t.distractors)
+    for z in (a, b):
+        assert z.shape == x.shape and z.dtype == x.dtype
+        assert torch.equal(z[..., S], x[..., S]) and torch.equal(z[..., -1], x[..., -1])  # operands and "="
+        assert z[..., Dpos].min() >= 0 and z[..., Dpos].max() < 11
+    assert torch.equal(a, a2)  # same (seed, step) -> same draw
+    assert (a[..., Dpos] != b[..., Dpos]).float().mean() > 0.8  # a fresh draw at the next step
+    assert (a[..., Dpos] != x[..., Dpos]).float().mean() > 0.8
+    assert not torch.equal(a[0], a[1])  # every member gets its own draw
+    assert not torch.equal(t.resampler(seed=4)(x, 5), a)
+    assert torch.equal(x, _train_inputs(t))  # the input is not modified in place
+    # labels are a function of the informative positions only, so they stay right
+    assert torch.equal((a[0, :, 0] + a[0, :, 1]) % 11, t.y[random_split(t, 0.5, seed=0).train])
+    # the cache key names the task, the seed and the mode
+    assert r.cache_key == t.resampler(seed=3).cache_key != t.resampler(seed=4).cache_key
+    assert "resample" in r.cache_key
+
+
+def test_fixed_distractors_are_the_identity():
+    t = SequenceTask("add", p=11, seq_len=5, distractor_sampling="fixed")
+    x = _train_inputs(t)
+    r = t.resampler(seed=0)
+    assert torch.equal(r(x, 0), x) and torch.equal(r(x, 17), x)
+    assert r.cache_key != SequenceTask("add", p=11, seq_len=5).resampler(seed=0).cache_key
+    assert torch.equal(t.X, SequenceTask("add", p=11, seq_len=5).X)  # the stored (test) draw is the same
+    with pytest.raises(ValueError, match="distractor_sampling"):
+        SequenceTask("add", p=11, distractor_sampling="sometimes")
+    with pytest.raises(ValueError, match="distractor_vocab"):
+        SequenceTask("add", p=11, distractor_vocab="other")
+
+
+def test_separate_distractor_vocabulary():
+    t = SequenceTask("add", p=7, seq_len=5, distractor_vocab="separate")
+    assert t.n_values == 7 and t.n_tokens == 14 and t.vocab_size == 15 and t.n_classes == 7 and t.eq_token == 14
+    ops, dis = t.X[:, list(t.informative)], t.X[:, list(t.distractors)]
+    assert ops.max() < 7 and dis.min() >= 7 and dis.max() < 14  # disjoint from the number tokens
+    assert (t.X[:, -1] == 14).all() and torch.equal(t.y, (t.X[:, 0] + t.X[:, 1]) % 7)
+    z = t.resampler(seed=1)(_train_inputs(t), 2)
+    assert z[..., list(t.distractors)].min() >= 7 and z[..., list(t.distractors)].max() < 14
+    assert z[..., :2].max() < 7
+    par = SequenceTask("parity", k=2, seq_len=6, distractor_vocab="separate")
+    assert par.vocab_size == 5 and par.X[:, :2].max() <= 1 and par.X[:, 2:5].min() >= 2 and (par.X[:, -1] == 4).all()
+    # a model sized by vocab_size trains on it (tokens in range)
+    model = build(TransformerConfig(d_vocab=t.vocab_size, n_ctx=5, d_vocab_out=t.n_classes, d_model=16,
+                                    n_heads=1, d_mlp=32), 1, seeds=[0])
+    assert model(z[:1]).shape == (1, z.shape[1], 7)
+
+
+def test_fit_with_resampled_distractors_resumes_exactly(tmp_path):
+    from grokkit.store import RunStore
+
+    t = SequenceTask("add", p=7, seq_len=5)
+    split = random_split(t, 0.6, seed=0)
+    data = Data(t.X, t.y, split.train, split.test)
+    cfg = TrainConfig(steps=30, lr=1e-2, eval_every=10, device="cpu")
+
+    def model():
+        return build(TransformerConfig(d_vocab=t.vocab_size, n_ctx=5, d_vocab_out=7, d_model=16, n_heads=1,
+                                       d_mlp=32), 1, seeds=[0])
+
+    plain = fit(model(), data, cfg, store=None, progress=False)
+    aug = fit(model(), data, cfg, store=None, progress=False, augment=t.resampler(0))
+    again = fit(model(), data, cfg, store=None, progress=False, augment=t.resampler(0))
+    assert not torch.equal(plain.final_state["W_E"], aug.final_state["W_E"])
+    assert torch.equal(aug.final_state["W_E"], again.final_state["W_E"])
+    store = RunStore(tmp_path)
+    k1 = fit(model(), data, cfg, store=store, progress=False, augment=t.resampler(0)).key
+    k2 = fit(model(), data, cfg, store=store, progress=False, augment=t.resampler(1)).key
+    assert k1 != k2
+
+
 # ---- KL prior: value and the gradient identity dD/ds_t = alpha_t - alpha*_t ------------------
 def test_kl_gradient_identity():
     torch.manual_seed(0)

@@ -13,9 +13,21 @@ Tasks (`task=`):
   "k_add"  [x_1 .. x_k, d.., =],       y = x_1 + .. + x_k mod p        (S = {0..k-1})
   "parity" [b_1 .. b_{T-1}, =] bits,   y = xor of the bits at S        (S = {0..k-1}; other bits are distractors)
   "perm"   [g, h, d.., =] elements of S_n, y = g o h (composition)     (S = {0, 1}; vocabulary n!)
-Distractors are drawn from the task's own token vocabulary (numbers / bits / permutations), one fixed draw
-per row from `distractor_seed` [decided]. When the full table has more than `max_rows` rows (k_add with
+Rows: one per combination of the informative tokens (add/mul: all p^2 pairs); a split (`random_split`) is
+therefore a split over those combinations. When the full table has more than `max_rows` rows (k_add with
 large p^k, parity with many bits) a random subset of `max_rows` distinct rows is used (seed `distractor_seed`).
+
+Distractors (spec 05, revised) [decided; both kept as parameters]:
+  distractor_sampling="resample" (default): the TRAINING rows get fresh distractors at every step, the test rows
+      keep the one fixed draw stored in `X`. The redraw is `fit(..., augment=task.resampler(seed))`: a function
+      of (seed, step) only, so a resumed run is exact. (`X` always holds one fixed draw per row from
+      `distractor_seed`; it is what the test rows see.)
+  distractor_sampling="fixed": the first decision, one fixed draw per row for training too (`task.resampler()`
+      is then the identity). With p=113 and two distractors a fixed draw makes every training row unique by its
+      distractors alone: a memorisation key that never transfers to the test rows (benchmarks/ladder_05.py).
+  distractor_vocab="task" (default): distractors are drawn from the task's own tokens (numbers / bits / perms).
+  distractor_vocab="separate": distractors get their own ids after the task's tokens (as many as the task
+      has), disjoint from every operand/label token; `n_tokens` (and `vocab_size`) grow accordingly.
 """
 from __future__ import annotations
 
@@ -29,6 +41,8 @@ import torch
 from .. import validate
 
 SEQ_TASKS = ("add", "mul", "k_add", "parity", "perm")
+DISTRACTOR_SAMPLING = ("resample", "fixed")
+DISTRACTOR_VOCAB = ("task", "separate")
 
 
 def _perm_table(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -51,6 +65,8 @@ class SequenceTask:
     p: modulus for add/mul/k_add (ignored for parity/perm). seq_len: T, the full length including "=".
     k: number of informative positions for k_add / parity (add, mul, perm always use k = 2).
     n_perm: n of S_n for perm (4: 24 elements on CPU; 5: 120, the paper's setting).
+    distractor_sampling: "resample" (fresh training distractors every step through `resampler`) or "fixed".
+    distractor_vocab: "task" (distractors are task tokens) or "separate" (their own token ids).
     """
 
     task: str = "add"
@@ -60,6 +76,8 @@ class SequenceTask:
     n_perm: int = 4
     distractor_seed: int = 0
     max_rows: int = 20000
+    distractor_sampling: str = "resample"
+    distractor_vocab: str = "task"
     X: torch.Tensor = field(init=False, repr=False, compare=False)
     y: torch.Tensor = field(init=False, repr=False, compare=False)
 
@@ -68,12 +86,14 @@ class SequenceTask:
         validate.integer("p", self.p, min_value=2)
         validate.integer("n_perm", self.n_perm, min_value=2, max_value=6)
         validate.integer("max_rows", self.max_rows, min_value=1)
+        validate.choice("distractor_sampling", self.distractor_sampling, DISTRACTOR_SAMPLING)
+        validate.choice("distractor_vocab", self.distractor_vocab, DISTRACTOR_VOCAB)
         k = self.k if self.task in ("k_add", "parity") else 2
         validate.integer("k", k, min_value=1)
         T = validate.integer("seq_len", self.seq_len, min_value=k + 1)
         object.__setattr__(self, "k", k)
         rng = np.random.default_rng(self.distractor_seed)
-        n_tok = self.n_tokens
+        n_tok = self.n_values
         if self.task == "parity":
             n_bits = T - 1
             n_all = 2 ** n_bits
@@ -84,6 +104,8 @@ class SequenceTask:
             bits = (codes[:, None] >> np.arange(n_bits)[None, :]) & 1
             y = bits[:, :k].sum(1) % 2
             body = bits
+            if self.distractor_vocab == "separate":  # the distractor bits get their own two ids
+                body = np.concatenate([bits[:, :k], bits[:, k:] + self.distractor_offset], axis=1)
         else:
             n_all = n_tok ** k
             if n_all <= self.max_rows:
@@ -100,16 +122,16 @@ class SequenceTask:
             else:
                 _, comp = _perm_table(self.n_perm)
                 y = comp[ops[:, 0], ops[:, 1]]
-            dis = rng.integers(0, n_tok, size=(len(codes), T - 1 - k))
+            dis = rng.integers(0, n_tok, size=(len(codes), T - 1 - k)) + self.distractor_offset
             body = np.concatenate([ops, dis], axis=1)
-        X = np.concatenate([body, np.full((len(body), 1), n_tok)], axis=1)  # "=" token = n_tok
+        X = np.concatenate([body, np.full((len(body), 1), self.eq_token)], axis=1)
         object.__setattr__(self, "X", torch.from_numpy(np.ascontiguousarray(X, dtype=np.int64)))
         object.__setattr__(self, "y", torch.from_numpy(np.asarray(y, dtype=np.int64)))
 
     # ---- sizes ---------------------------------------------------------------------------
     @property
-    def n_tokens(self) -> int:
-        """Content tokens (numbers / bits / permutations); "=" is token n_tokens."""
+    def n_values(self) -> int:
+        """The task's own tokens (numbers / bits / permutations): operands and labels are among them."""
         if self.task == "parity":
             return 2
         if self.task == "perm":
@@ -117,12 +139,27 @@ class SequenceTask:
         return self.p
 
     @property
+    def distractor_offset(self) -> int:
+        """Distractor token d is stored as id d + offset: 0 for the task's vocabulary, n_values for a separate one."""
+        return self.n_values if self.distractor_vocab == "separate" else 0
+
+    @property
+    def n_tokens(self) -> int:
+        """Content tokens (task tokens, plus the distractors' own ids when distractor_vocab="separate");
+        "=" is token n_tokens."""
+        return self.n_values + self.distractor_offset
+
+    @property
+    def eq_token(self) -> int:
+        return self.n_tokens
+
+    @property
     def vocab_size(self) -> int:
         return self.n_tokens + 1
 
     @property
     def n_classes(self) -> int:
-        return 2 if self.task == "parity" else self.n_tokens
+        return 2 if self.task == "parity" else self.n_values
 
     def __len__(self) -> int:
         return len(self.y)
@@ -160,7 +197,51 @@ class SequenceTask:
         name = {"add": "a+b mod p", "mul": "a*b mod p", "k_add": f"{self.k}-operand sum mod p",
                 "parity": f"parity of {self.k} of {self.seq_len - 1} bits", "perm": f"S_{self.n_perm} composition"}
         d = "" if self.task in ("parity",) else f", p={self.p}" if self.task != "perm" else ""
-        return f"{name[self.task]}{d}, T={self.seq_len} ({len(self.distractors)} distractors)"
+        dis = f"{len(self.distractors)} distractors"
+        if self.distractors:
+            dis += (", resampled every step" if self.distractor_sampling == "resample" else ", fixed per row")
+            dis += ", own vocabulary" if self.distractor_vocab == "separate" else ""
+        return f"{name[self.task]}{d}, T={self.seq_len} ({dis})"
 
     def inputs(self) -> torch.Tensor:
         return self.X
+
+    def resampler(self, seed: int = 0) -> DistractorResampler:
+        """The training-input transform for `fit(..., augment=task.resampler(seed))`: fresh distractors at every
+        step (distractor_sampling="resample"), or the identity ("fixed")."""
+        return DistractorResampler(
+            positions=self.distractors, low=self.distractor_offset, high=self.distractor_offset + self.n_values,
+            seed=validate.integer("seed", seed), active=self.distractor_sampling == "resample",
+            task=(self.task, self.p, self.seq_len, self.k, self.n_perm, self.distractor_vocab))
+
+
+@dataclass(frozen=True)
+class DistractorResampler:
+    """(x, step) -> x' with the distractor positions of x (E, B, T) redrawn uniformly from token ids [low, high),
+    from a generator seeded by (seed, step) only: the same step gives the same draw (a resumed run is exact),
+    the next step a fresh one. Every member and row gets its own draw. The informative positions and the query
+    are untouched, so the labels stay right. `active=False` is the identity (fixed distractors)."""
+
+    positions: tuple[int, ...]
+    low: int
+    high: int
+    seed: int = 0
+    active: bool = True
+    task: tuple = ()
+
+    @property
+    def cache_key(self) -> tuple:
+        mode = "resample" if self.active else "fixed"
+        return ("SequenceTask.resampler", mode, self.task, tuple(self.positions), self.low, self.high, self.seed)
+
+    def draw(self, shape: tuple[int, ...], step: int) -> torch.Tensor:
+        rng = np.random.default_rng([self.seed, int(step)])
+        return torch.from_numpy(rng.integers(self.low, self.high, size=shape, dtype=np.int64))
+
+    def __call__(self, x: torch.Tensor, step: int) -> torch.Tensor:
+        if not self.active or not self.positions:
+            return x
+        pos = list(self.positions)
+        x = x.clone()
+        x[..., pos] = self.draw(tuple(x.shape[:-1]) + (len(pos),), step).to(x.device)
+        return x
