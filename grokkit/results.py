@@ -44,7 +44,9 @@ class Result:
     """A section's result: named data, attribute access (`R.curves`, `R.t_gen`).
 
     Values: pandas DataFrames, numpy arrays, and JSON-able values (numbers, strings, bools, None, short
-    lists / dicts of those). Tuples come back as lists. `provenance` is filled when the section runs."""
+    lists / dicts of those). Those are normalised on construction (tuples -> lists, numpy scalars -> Python
+    numbers), so a computed result and its replay look the same to figures and claims. `provenance` is filled
+    when the section runs."""
 
     def __init__(self, **data: Any):
         for name, v in data.items():
@@ -156,11 +158,10 @@ def _check_value(name: str, v: Any) -> Any:
     if isinstance(v, pd.Series):
         raise TypeError(f"Result field {name!r} is a Series: pass series.to_frame() or a list")
     try:
-        _encode(v)
+        return _decode(_encode(v))  # exactly what a replay will load
     except TypeError as e:
         raise TypeError(f"Result field {name!r}: {e}. A Result holds DataFrames, numpy arrays and JSON-able "
                         "values (numbers, strings, bools, None, lists and dicts of those)") from None
-    return v
 
 
 def _encode(v: Any) -> Any:
@@ -326,11 +327,12 @@ class Section:
         return R
 
     def panel(self, S: Settings, draw: Callable[[Result], Any] | None = None,
-              claims: Callable[[Result], list] | None = None, knobs: Iterable[str] | None = None):
-        """This section's control panel (grokkit.widgets.section_panel)."""
+              claims: Callable[[Result], list] | None = None, knobs: Iterable[str] | None = None, **inputs: Any):
+        """This section's control panel (grokkit.widgets.section_panel); `inputs` are passed to the section's
+        function on Run (e.g. the result of an earlier section it builds on)."""
         from .widgets import section_panel
 
-        return section_panel(self, S, draw=draw, claims=claims, knobs=knobs)
+        return section_panel(self, S, draw=draw, claims=claims, knobs=knobs, **inputs)
 
 
 def section(name: str, *, knobs: Iterable[str] = (), uses: Iterable[str] | None = None):

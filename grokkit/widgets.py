@@ -115,9 +115,11 @@ def _show(obj: Any) -> None:
 
 
 def section_panel(section, S, draw: Callable[[Any], Any] | None = None,
-                  claims: Callable[[Any], list] | None = None, knobs: Iterable[str] | None = None) -> W.VBox:
-    """A control panel for one section (see the module docstring). `box.run()` presses Run (tests);
-    `box.result` is the last Result. Under papermill the panel is only displayed."""
+                  claims: Callable[[Any], list] | None = None, knobs: Iterable[str] | None = None,
+                  **inputs: Any) -> W.VBox:
+    """A control panel for one section (see the module docstring). `inputs`: extra keyword arguments for the
+    section's function (e.g. an earlier section's result). `box.run()` presses Run (tests); `box.result` is
+    the last Result. Under papermill the panel is only displayed."""
     from .notebook import Claims
 
     spec = S.spec
@@ -146,7 +148,7 @@ def section_panel(section, S, draw: Callable[[Any], Any] | None = None,
             with out:
                 try:
                     S2 = S.override(source="run", **{n: _value(spec[n], w) for n, w in controls.items()})
-                    R = section.compute(S2, save=False, **({"live": True} if section.takes_live else {}))
+                    R = section.compute(S2, save=False, **({"live": True} if section.takes_live else {}), **inputs)
                     # the live plot and the progress bar (red when fit stopped early) give way to the figure
                     out.clear_output(wait=draw is not None or claims is not None)
                     if draw is not None:

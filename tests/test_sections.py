@@ -165,6 +165,15 @@ def test_result_round_trip(tmp_path):
     assert sorted(f.name for f in (tmp_path / "s").iterdir()) == files
 
 
+def test_result_values_look_the_same_computed_and_replayed(tmp_path):
+    r = nb.Result(sizes=(1, 2), acc=np.float32(0.5), n=np.int64(3), nested={"a": (np.float64(1.5), None)})
+    assert (r.sizes, r.acc, r.n, r.nested) == ([1, 2], 0.5, 3, {"a": [1.5, None]})
+    assert type(r.acc) is float and type(r.n) is int
+    r.save(tmp_path / "x")
+    back = nb.Result.load(tmp_path / "x")
+    assert [(k, v, type(v)) for k, v in back.items()] == [(k, v, type(v)) for k, v in r.items()]
+
+
 def test_result_rejects_what_it_cannot_save():
     with pytest.raises(TypeError, match="Result field 'f'.*set is not JSON-able"):
         nb.Result(f={1, 2})
@@ -290,6 +299,21 @@ def test_panel_reruns_only_its_section(S):
     assert (box.button.description, box.button.disabled) == ("Run", False)
     assert S.p == 7 and S.sections["fit"].p == 7  # the notebook's settings and result are untouched
     assert json.loads((S.output_dir / "results" / "fit" / "result.json").read_text())["values"]["p"] == 7
+
+
+def test_panel_passes_inputs_to_its_section(S):
+    seen = []
+
+    @nb.section("downstream", knobs=["steps"])
+    def downstream(S, upstream):
+        seen.append((S.steps, upstream.p))
+        return nb.Result(total=S.steps + upstream.p)
+
+    up = fit_section(S)
+    box = downstream.panel(S, upstream=up)
+    box.controls["steps"].value = "5"
+    box.run()
+    assert seen == [(5, 7)] and box.result.total == 12
 
 
 def test_panel_errors_are_one_line(S, capsys):
