@@ -179,8 +179,8 @@ class Param:
             v = float(value)
         except (TypeError, ValueError):
             raise self._fail(shown, "must be a number") from None
-        if math.isnan(v):
-            raise self._fail(shown, "must be a number, not NaN")
+        if not math.isfinite(v):
+            raise self._fail(shown, "must be a finite number")
         return v
 
     def _item_checks(self, v: Any, shown: Any) -> None:
@@ -248,7 +248,8 @@ def _common(notebook: str) -> list[Param]:
         Param("source", str, "'run' (compute), 'shipped' (replay data/<notebook>/<profile>/) or an earlier "
               "run's output folder", default="run"),
         Param("seed", int, "base random seed", default=0, range=(0, None)),
-        Param("device", str, "'auto' (CUDA when present), 'cpu', 'cuda', ...", default="auto"),
+        Param("device", str, "'auto' (CUDA when present), 'cpu', 'cuda', 'cuda:N' or 'mps'", default="auto",
+              check=Check("an available device", lambda v: validate.device("device", v))),
         Param("output_dir", str, f"output folder (default: $GROKKIT_OUTPUT or out/{notebook}/<profile>)",
               default=None, nullable=True),
     ]

@@ -44,6 +44,8 @@ def test_profile_defaults_and_overrides(tmp_path):
     (dict(p=12), "p=12 is not allowed: must be a prime"),
     (dict(p=7.5), "p=7.5 is not allowed: must be an integer"),
     (dict(steps=0), "steps=0 is not allowed: must be >= 1"),
+    (dict(train_frac=float("inf")), "train_frac=inf is not allowed: must be a finite number"),
+    (dict(device="gpu"), "device='gpu' is not a device; choose one of"),
     (dict(weight_decays=[1.0, -1]), "weight_decays=[1.0, -1] is not allowed: must be >= 0 (each item)"),
     (dict(live="maybe"), "live='maybe' is not allowed: must be True or False"),
     (dict(profile="huge"), "profile='huge' is not allowed; choose one of ['ci', 'demo', 'paper']"),
