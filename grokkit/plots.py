@@ -125,3 +125,104 @@ def export(fig: go.Figure, output_dir: str | os.PathLike, name: str, *, static: 
                 print(f"(static PNG export unavailable: {type(e).__name__}; HTML written)")
                 export._warned = True
     return written
+
+
+# ---- notebook 02 (circuit efficiency) ----------------------------------------------------------------------
+def toy_circuits(history: pd.DataFrame, titles: dict[str, str] | None = None) -> go.Figure:
+    """The toy two-circuit model (Varma et al. Table 1): train/test loss and the circuit weights w_G, w_M
+    against step, one panel per setting. history: setting, step, train_loss, test_loss, w_G, w_M."""
+    names = sorted(history.setting.unique())
+    titles = titles or {}
+    fig = make_subplots(rows=1, cols=len(names), subplot_titles=[f"({n}) {titles.get(n, '')}" for n in names])
+    series = (("train_loss", COLORS["train"], "train loss"), ("test_loss", COLORS["test"], "test loss"),
+              ("w_G", "#2ca02c", "w_G"), ("w_M", "#9467bd", "w_M"))
+    for j, name in enumerate(names, start=1):
+        h = history[history.setting == name]
+        for col, color, label in series:
+            fig.add_trace(go.Scatter(x=h.step, y=h[col], name=label, line=dict(color=color), legendgroup=label,
+                                     showlegend=j == 1), row=1, col=j)
+    fig.update_yaxes(type="log")
+    fig.update_xaxes(title_text="step")
+    fig.update_layout(template="plotly_white", height=380, title="Toy model: losses and circuit weights")
+    return fig
+
+
+def circuit_proxies(history: pd.DataFrame, title: str | None = None) -> go.Figure:
+    """A grokking run with circuit proxies (Varma et al. Fig 1a/11): accuracy, the trig and memorisation
+    correct-class logits, the parameter norm P. history: one member's tidy history with split 'extra'
+    metrics trig_logit, mem_logit_train, mem_logit_test, P."""
+    ex = history[history.split == "extra"].pivot_table(index="step", columns="metric", values="value")
+    acc = history[history.metric == "acc"].pivot_table(index="step", columns="split", values="value")
+    fig = make_subplots(rows=1, cols=3, subplot_titles=["accuracy", "correct-class logit (train)", "parameter norm P"])
+    for split in ("train", "test"):
+        fig.add_trace(go.Scatter(x=acc.index, y=acc[split], name=f"{split} acc", line=dict(color=COLORS[split])),
+                      row=1, col=1)
+    for col, c, label in (("trig_logit", "#2ca02c", "trig logit"), ("mem_logit_train", "#9467bd", "mem logit (train)"),
+                          ("mem_logit_test", "#8c564b", "mem logit (test)")):
+        if col in ex:
+            fig.add_trace(go.Scatter(x=ex.index, y=ex[col], name=label, line=dict(color=c)), row=1, col=2)
+    if "P" in ex:
+        fig.add_trace(go.Scatter(x=ex.index, y=ex["P"], name="P", line=dict(color="black")), row=1, col=3)
+    fig.update_xaxes(title_text="step")
+    fig.update_layout(template="plotly_white", height=380, title=title)
+    return fig
+
+
+def ungrokking(table: pd.DataFrame, *, levels=(0.5,), size: str = "D'", acc: str = "final_test_acc",
+               title: str | None = None) -> go.Figure:
+    """Final test accuracy against the reduced dataset size D' (log axis), one line per weight decay (mean
+    over seeds, error bars = std), each seed as a faint dot; dotted lines at the accuracy `levels`."""
+    fig = go.Figure()
+    for i, (wd, g) in enumerate(table.groupby("weight_decay", sort=True)):
+        color = _PALETTE[i % len(_PALETTE)]
+        m = g.groupby(size)[acc].agg(["mean", "std"]).reset_index().fillna({"std": 0.0})
+        fig.add_trace(go.Scatter(x=m[size], y=m["mean"], mode="lines+markers", name=f"wd {wd:g}",
+                                 line=dict(color=color), error_y=dict(type="data", array=m["std"])))
+        fig.add_trace(go.Scatter(x=g[size], y=g[acc], mode="markers", showlegend=False, opacity=0.35,
+                                 marker=dict(color=color, size=5), hoverinfo="skip"))
+    for level in levels:
+        fig.add_hline(y=level, line=dict(dash="dot", color="grey"))
+    fig.update_xaxes(title_text=size, type="log")
+    fig.update_yaxes(title_text="final test accuracy", range=[-0.02, 1.02])
+    fig.update_layout(title=title, template="plotly_white", height=380, legend_title_text="weight decay")
+    return fig
+
+
+def accuracy_over_time(curves: pd.DataFrame, color: str = "D'", *, y: str = "value", log_x: bool = True,
+                       title: str | None = None, y_title: str = "test accuracy") -> go.Figure:
+    """Many runs' accuracy against step (Varma et al. Fig 5/8): one thin line per member, coloured by
+    `color` (one legend entry per value). curves: step, member, value, <color>."""
+    fig = go.Figure()
+    for i, (val, g) in enumerate(curves.groupby(color, sort=True)):
+        c = _PALETTE[i % len(_PALETTE)]
+        for k, (_, m) in enumerate(g.groupby("member", sort=True)):
+            m = m.sort_values("step")
+            x = np.maximum(m.step.to_numpy(float), 1) if log_x else m.step
+            fig.add_trace(go.Scatter(x=x, y=m[y], mode="lines", name=f"{color} {val}", legendgroup=str(val),
+                                     showlegend=k == 0, line=dict(color=c, width=1), opacity=0.7))
+    fig.update_xaxes(title_text="step", type="log" if log_x else "linear")
+    fig.update_yaxes(title_text=y_title, range=[-0.02, 1.02])
+    fig.update_layout(title=title, template="plotly_white", height=380)
+    return fig
+
+
+def logit_ratio(table: pd.DataFrame, bucket: str = "P bucket", size: str = "D'",
+                title: str | None = None) -> go.Figure:
+    """Varma et al. Fig 12: trig/mem correct-class logit ratio (log) and final test accuracy against D',
+    coloured by parameter-norm bucket. Rows with a ratio <= 0 are left out of the log panel."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=["trig / mem logit ratio (log)", "final test accuracy"])
+    pos = table[table.logit_ratio > 0]
+    for j, (name, g) in enumerate(pos.sort_values(size).groupby(bucket)):
+        c = _PALETTE[j % len(_PALETTE)]
+        fig.add_trace(go.Scatter(x=g[size], y=g.logit_ratio, mode="markers", name=str(name), legendgroup=str(name),
+                                 marker=dict(color=c)), row=1, col=1)
+        fig.add_trace(go.Scatter(x=g[size], y=g.final_test_acc, mode="markers", name=str(name), legendgroup=str(name),
+                                 showlegend=False, marker=dict(color=c)), row=1, col=2)
+    fig.update_xaxes(type="log", title=size)
+    fig.update_yaxes(type="log", row=1, col=1)
+    fig.update_layout(title=title, template="plotly_white", height=380)
+    return fig
+
+
+_PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+            "#17becf"]
