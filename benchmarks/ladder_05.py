@@ -8,10 +8,15 @@ relative to the rung named in its `change` column. t_gen = first evaluated step 
 Extra diagnostics per rung (seq_len 5): `train_acc_fresh` = accuracy on the TRAINING pairs with freshly drawn
 distractors (final weights): when the train rows are solved only with their own fixed distractors, this falls
 towards chance: the distractors are a memorisation key. `mass_S` = the query's final attention mass on S
-(mean over train rows and seeds; 0.5 = uniform over the 4 positions before "=", 1 = the oracle).
+(mean over train rows and seeds; 0.4 = uniform over the 5 positions the query sees, 1 = the oracle).
 
-Usage:  python benchmarks/ladder_05.py                 # every rung (trains what is not cached), writes the CSV
-        python benchmarks/ladder_05.py --rungs R4 R5     # only these rungs (their rows in the CSV are updated)
+Scales: "paper" (default) is the ladder above (p=113, 30%, lr 1e-3; a 3000-step rung is ~5 CPU-min per seed on
+an idle core). "small" is the same ladder at the ci profile's scale (p=23, 60% of the pairs, every lr x10, caps
+1500): what fits on a loaded 2-core machine. The CSV keys rows by (rung, p).
+
+Usage:  python benchmarks/ladder_05.py                        # every rung (trains what is not cached), writes the CSV
+        python benchmarks/ladder_05.py --rungs R3 R4            # only these rungs (their rows in the CSV are updated)
+        python benchmarks/ladder_05.py --scale small --rungs R2 R3 R4 R5
 """
 from __future__ import annotations
 
@@ -35,7 +40,7 @@ from grokkit.train import TrainConfig, fit
 OUT = Path(__file__).resolve().parents[1] / "data" / "05_bayesian_tickets" / "ladder.csv"
 COLUMNS = ["rung", "change", "seq_len", "distractors", "d_model", "d_mlp", "heads", "lr", "warmup", "clip", "seeds",
            "n_grokked", "t_gen_median", "t_gen_min", "t_gen_max", "cap", "final_train_acc", "final_test_acc",
-           "betas", "train_acc_fresh", "mass_S", "wall_s"]
+           "betas", "train_acc_fresh", "mass_S", "p", "train_frac", "wall_s"]
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,17 @@ RUNGS = [
             heads=4, seeds=(0,), cap=3000),
 ]
 P, TRAIN_FRAC, SPLIT_SEED, EVAL_EVERY, PATIENCE = 113, 0.3, 0, 100, 100
+SCALES = {"paper": dict(p=113, train_frac=0.3, lr_factor=1.0, cap=None, eval_every=100),
+          "small": dict(p=23, train_frac=0.6, lr_factor=10.0, cap=1500, eval_every=50)}
+
+
+def set_scale(name: str) -> list[Rung]:
+    """Set the module's scale (p, train fraction, eval interval) and return the rungs at that scale."""
+    global P, TRAIN_FRAC, EVAL_EVERY, PATIENCE
+    sc = SCALES[name]
+    P, TRAIN_FRAC, EVAL_EVERY = sc["p"], sc["train_frac"], sc["eval_every"]
+    PATIENCE = EVAL_EVERY
+    return [replace(r, lr=r.lr * sc["lr_factor"], cap=sc["cap"] or r.cap) for r in RUNGS]
 
 
 def make_task(r: Rung) -> tuple[SequenceTask, Data]:
@@ -111,7 +127,7 @@ def run_rung(r: Rung, store="auto") -> dict:
                t_gen_median=_censored_median(tg, r.cap), t_gen_min=_fmt(np.nanmin(tg) if len(ok) else NAN, r.cap),
                t_gen_max=_fmt(tg.max() if len(ok) == len(tg) else NAN, r.cap), cap=r.cap,
                final_train_acc=_rng(summ.final_train_acc), final_test_acc=_rng(summ.final_test_acc),
-               betas=f"({r.betas[0]}, {r.betas[1]})", wall_s=round(wall))
+               betas=f"({r.betas[0]}, {r.betas[1]})", p=P, train_frac=TRAIN_FRAC, wall_s=round(wall))
     row.update(_diagnostics(model, t, data))
     return row
 
@@ -157,9 +173,11 @@ def write_rows(rows: list[dict]) -> pd.DataFrame:
         fcntl.flock(lock, fcntl.LOCK_EX)
         old = pd.read_csv(OUT, dtype=str) if OUT.exists() else pd.DataFrame(columns=COLUMNS)
         new = pd.DataFrame(rows, columns=COLUMNS).astype(str)
-        df = pd.concat([old[~old.rung.isin(new.rung)], new], ignore_index=True)
+        key = (old.rung + "/" + old.p).isin(new.rung + "/" + new.p) if len(old) else pd.Series([], dtype=bool)
+        df = pd.concat([old[~key], new], ignore_index=True)
         order = {r.rung: i for i, r in enumerate(RUNGS)}
-        df = df.sort_values("rung", key=lambda s: s.map(order)).reset_index(drop=True)
+        df = df.assign(_o=df.rung.map(order), _p=-df.p.astype(int)).sort_values(["_p", "_o"]).drop(columns=["_o", "_p"])
+        df = df.reset_index(drop=True)
         df.to_csv(OUT, index=False)
     return df
 
@@ -167,9 +185,17 @@ def write_rows(rows: list[dict]) -> pd.DataFrame:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rungs", nargs="*", default=None, help="rung names (default: all)")
+    ap.add_argument("--scale", choices=sorted(SCALES), default="paper")
+    ap.add_argument("--seeds", nargs="*", type=int, default=None, help="override every chosen rung's seeds")
+    ap.add_argument("--cap", type=int, default=None, help="override every chosen rung's cap (steps)")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    chosen = [r for r in RUNGS if args.rungs is None or r.rung in args.rungs]
+    rungs = set_scale(args.scale)
+    if args.seeds:
+        rungs = [replace(r, seeds=tuple(args.seeds)) for r in rungs]
+    if args.cap:
+        rungs = [replace(r, cap=args.cap) for r in rungs]
+    chosen = [r for r in rungs if args.rungs is None or r.rung in args.rungs]
     df = None
     for r in chosen:
         row = run_rung(r)
