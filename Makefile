@@ -2,6 +2,7 @@
 #   make demo   execute every notebook headless (profile demo; PROFILE=paper for paper scale), write figures
 #   make test   unit tests, then every notebook in its ci profile (papermill) and under nbval
 # Both bootstrap .venv on their own (torch pinned to the CPU build 2.13.0 there).
+# Workshops: `make lab` (JupyterLab on notebooks/, profile demo), `make site` (the static HTML site in site/).
 
 PYTHON ?= python3
 VENV   := .venv
@@ -12,11 +13,17 @@ OUT    ?= out
 NOTEBOOKS ?= $(sort $(wildcard notebooks/*.ipynb))
 TEST_CACHE := $(CURDIR)/.test-cache
 
-.PHONY: demo test unit notebooks-test nbval notebooks bench lint browser-deps clean help
+LAB_PORT ?= 8888
+LAB_ARGS ?=
+SITE   ?= site
+
+.PHONY: demo test unit notebooks-test nbval notebooks bench lint browser-deps lab site clean help
 
 help:
 	@echo "make demo [PROFILE=demo|paper|ci]  - run every notebook headless, write outputs + figures to $(OUT)/"
-	@echo "make test                         - unit tests + notebooks (ci profile, papermill and nbval)"
+	@echo "make test                         - unit tests + notebooks (ci profile, papermill and nbval) + JupyterLab in a browser"
+	@echo "make lab [LAB_PORT=8888]           - JupyterLab on notebooks/ with this venv's kernel, profile demo"
+	@echo "make site                         - static workshop site in $(SITE)/ (index + one page per notebook, offline)"
 	@echo "make bench                        - training-speed benchmark (ratios vs a plain loop)"
 	@echo "make notebooks                    - rebuild notebooks/*.ipynb from notebooks/src/*.py"
 
@@ -33,15 +40,35 @@ browser-deps:
 demo: $(STAMP) browser-deps
 	$(PY) tools/run_notebooks.py --profile $(PROFILE) --out $(OUT) $(NOTEBOOKS)
 
+# The JupyterLab browser test runs last: the papermill tests have filled the run store (the lab loads those runs)
+# and left the ci executions the site test builds its pages from.
 test: $(STAMP) browser-deps
 	@rm -rf $(TEST_CACHE)
-	$(PY) -m pytest -q -m "not notebook" tests
+	$(PY) -m pytest -q -m "not notebook" --ignore=tests/test_lab_browser.py tests
 	GROKKIT_TEST_CACHE=$(TEST_CACHE) $(PY) -m pytest -q -m notebook tests
 	GROKKIT_PROFILE=ci GROKKIT_CACHE=$(TEST_CACHE) GROKKIT_OUTPUT=$(TEST_CACHE)/nbval-out GROKKIT_STATIC=0 \
 		$(PY) -m pytest -q --nbval-lax -p no:cacheprovider $(NOTEBOOKS)
+	GROKKIT_TEST_CACHE=$(TEST_CACHE) $(PY) -m pytest -q -s -p no:cacheprovider tests/test_lab_browser.py
+
+# JupyterLab on notebooks/: kernel = this venv's python (its python3 kernelspec comes first), GROKKIT_PROFILE=demo
+# unless set, lab settings and the save hook from tools/jupyter/ (saved notebooks reopen without widget errors).
+lab: $(STAMP)
+	@token=$$($(PY) -c "import secrets; print(secrets.token_hex(16))"); \
+	echo ""; echo "  JupyterLab on notebooks/ (kernel $(VENV)/bin/python, GROKKIT_PROFILE=$${GROKKIT_PROFILE:-demo}):"; \
+	echo "  http://127.0.0.1:$(LAB_PORT)/lab?token=$$token"; echo ""; \
+	GROKKIT_PROFILE=$${GROKKIT_PROFILE:-demo} JUPYTER_PREFER_ENV_PATH=1 exec $(VENV)/bin/jupyter lab \
+		--config=tools/jupyter/jupyter_lab_config.py --ServerApp.root_dir=notebooks \
+		--port=$(LAB_PORT) --ServerApp.port_retries=0 --IdentityProvider.token=$$token \
+		$(if $(filter 0,$(shell id -u)),--allow-root --no-browser) $(LAB_ARGS)
+
+# The workshop site: paper-scale replays where a bundle is shipped (data/<notebook>/paper/), demo executions from
+# $(OUT)/demo where `make demo` made them (and they are newer than the notebook), else executed here (demo).
+site: $(STAMP)
+	$(PY) tools/build_site.py --execute --from $(OUT)/demo --work $(OUT)/site --out $(SITE)
+	@echo "open $(SITE)/index.html (works offline)"
 
 unit: $(STAMP)
-	$(PY) -m pytest -q -m "not notebook" tests
+	$(PY) -m pytest -q -m "not notebook" --ignore=tests/test_lab_browser.py tests
 
 notebooks: $(STAMP)
 	$(PY) tools/build_notebooks.py
@@ -54,4 +81,4 @@ lint: $(STAMP)
 	$(PY) tools/build_notebooks.py --check
 
 clean:
-	rm -rf $(OUT) $(TEST_CACHE) .pytest_cache
+	rm -rf $(OUT) $(TEST_CACHE) $(SITE) .pytest_cache

@@ -4,7 +4,8 @@
     python tools/build_notebooks.py --check  # exit 1 if an .ipynb is out of date with its source
 
 Edit either side: in JupyterLab with jupytext installed the pair stays in sync; otherwise edit the
-.py source and rebuild. Outputs are never stored (the notebooks are executed by `make demo` / tests).
+.py source and rebuild. Outputs and widget state are never stored (the notebooks are executed by `make demo` /
+tests; widgets exist only while their kernel runs).
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ def build(src: Path) -> nbformat.NotebookNode:
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
     nb.metadata.pop("jupytext", None)
+    nb.metadata.pop("widgets", None)  # never ship widget state: the widgets live with their kernel
     for i, cell in enumerate(nb.cells):
         cell["id"] = f"cell-{i:02d}"  # deterministic ids: rebuilding an unchanged source changes nothing
         if cell.cell_type == "code":
