@@ -139,18 +139,18 @@ def ladder_conclusion(df):
 
     def grok(rung):
         n, tot = r.n_grokked[rung].split("/")
-        return (f"{n}/{tot} seeds grok (median t_gen {r.t_gen_median[rung]})" if int(n) else
-                f"none of {tot} seeds groks by step {r.cap[rung]}")
+        return (f"{n}/{tot} seeds grok (median t_gen {r.t_gen_median[rung]}, " if int(n) else
+                f"none of {tot} seeds groks by step {r.cap[rung]} (") + f"final test acc {r.final_test_acc[rung]})"
 
     def first(v):
         return float(str(v).split()[0])
 
     key = (first(r.final_train_acc["R3"]) > 0.9 and first(r.train_acc_fresh["R3"]) < 0.5)
     return (f"At p={p_}, without distractors the paper's model and optimiser: {grok('R2')}; with two distractors "
-            f"drawn once per pair: {grok('R3')} (test acc {r.final_test_acc['R3']}, train acc "
-            f"{r.final_train_acc['R3']}, {r.train_acc_fresh['R3']} on the same pairs with fresh distractors"
-            + (": the fixed distractors are a memorisation key" if key else "")
-            + f"); with the training distractors resampled every step: {grok('R4')}.")
+            f"drawn once per pair: {grok('R3')} with train acc {r.final_train_acc['R3']} but "
+            f"{r.train_acc_fresh['R3']} on the same pairs with fresh distractors"
+            + (" (the fixed distractors are a memorisation key)" if key else "")
+            + f"; with the training distractors resampled every step: {grok('R4')}.")
 
 
 print(ladder_conclusion(ladder))
