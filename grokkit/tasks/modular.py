@@ -22,6 +22,7 @@ OPERATIONS = {
     "x2y2": ("a^2+b^2", lambda a, b, p: (a * a + b * b) % p),
     "x2xyy2": ("a^2+ab+b^2", lambda a, b, p: (a * a + a * b + b * b) % p),
     "x3xy": ("a^3+ab", lambda a, b, p: (a * a % p * a + a * b) % p),
+    "xpy2": ("(a+b)^2", lambda a, b, p: (a + b) % p * ((a + b) % p) % p),
     "rand": ("random table", None),
 }
 PAIRS = ("all", "unordered")
