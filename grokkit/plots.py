@@ -228,6 +228,143 @@ _PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#
             "#17becf"]
 
 
+# ---- notebook 03 (grokked vs learned): figures of tidy tables coloured by the init scale alpha ----------
+ALPHA_PALETTE = ["#440154", "#3b528b", "#21918c", "#5ec962", "#a0da39", "#e0c000", "#f98e09", "#d62728"]
+
+
+def alpha_colours(alphas) -> dict[float, str]:
+    """alpha -> colour by rank in the grid (small alpha dark, large alpha red)."""
+    grid = sorted({float(a) for a in alphas})
+    n = len(ALPHA_PALETTE) - 1
+    return {a: ALPHA_PALETTE[round(i * n / max(1, len(grid) - 1))] for i, a in enumerate(grid)}
+
+
+def scatter_panels(df: pd.DataFrame, x: str, ys: dict[str, str], *, vline: float | None = None,
+                   title: str | None = None) -> go.Figure:
+    """One scatter panel per column of ys ({column: panel title}) against x, an optional dotted vertical line."""
+    fig = make_subplots(rows=1, cols=len(ys), subplot_titles=list(ys.values()))
+    for j, col in enumerate(ys, start=1):
+        fig.add_trace(go.Scatter(x=df[x], y=df[col], mode="markers", marker=dict(size=3, opacity=0.5),
+                                 showlegend=False), row=1, col=j)
+        if vline is not None:
+            fig.add_vline(x=vline, line=dict(dash="dot"), row=1, col=j)
+    fig.update_xaxes(title_text=x)
+    fig.update_layout(title=title, height=350, template="plotly_white")
+    return fig
+
+
+def alpha_sweep(curves: pd.DataFrame, members: pd.DataFrame, *, x: str = "epoch", title: str | None = None,
+                max_points: int = 300) -> go.Figure:
+    """Train (dashed) and test (solid) accuracy of each member against x (log axis), coloured by its alpha.
+    curves: member, x, train_acc, test_acc; members: member, alpha (only the members listed are drawn)."""
+    colours = alpha_colours(members.alpha)
+    fig = go.Figure()
+    for m in members.itertuples():
+        c = curves[curves.member == m.member].sort_values(x)
+        c = c.iloc[:: max(1, len(c) // max_points)]
+        for col, dash, split in (("train_acc", "dash", "train"), ("test_acc", "solid", "test")):
+            fig.add_trace(go.Scatter(x=np.maximum(c[x], 1), y=c[col], mode="lines", legendgroup=str(m.member),
+                                     line=dict(color=colours[float(m.alpha)], dash=dash, width=1.5),
+                                     name=f"alpha={m.alpha:g} {split}"))
+    fig.update_xaxes(type="log", title_text=x)
+    fig.update_yaxes(title_text="accuracy")
+    fig.update_layout(title=title, height=400, template="plotly_white")
+    return fig
+
+
+def grouped_bars(panels: list[tuple[pd.DataFrame, str, str]], *, x: tuple[str, str], group: str = "alpha",
+                 title: str | None = None) -> go.Figure:
+    """Side-by-side panels of bars on a two-level x axis (e.g. layer, feature), one bar colour per group value.
+    panels: [(table, y column, panel title)]."""
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[t for _, _, t in panels])
+    colours = alpha_colours(pd.concat([df[group] for df, _, _ in panels]))
+    for j, (df, y, _) in enumerate(panels, start=1):
+        for g, d in df.groupby(group, sort=True):
+            fig.add_trace(go.Bar(x=[d[x[0]], d[x[1]]], y=d[y], name=f"{group}={g:g}", legendgroup=str(g),
+                                 marker_color=colours[float(g)], showlegend=j == 1), row=1, col=j)
+    fig.update_layout(barmode="group", title=title, height=420, template="plotly_white")
+    return fig
+
+
+def histogram_panels(df: pd.DataFrame, value: str, facet: str, group: str = "alpha", *, bins=(0.0, 1.0, 0.025),
+                     title: str | None = None) -> go.Figure:
+    """Overlaid histograms of `value`, one panel per `facet` value, one colour per `group` value."""
+    facets = list(dict.fromkeys(df[facet]))
+    fig = make_subplots(rows=1, cols=len(facets), subplot_titles=[str(f) for f in facets])
+    colours = alpha_colours(df[group])
+    for j, f in enumerate(facets, start=1):
+        for g, d in df[df[facet] == f].groupby(group, sort=True):
+            fig.add_trace(go.Histogram(x=d[value], xbins=dict(start=bins[0], end=bins[1], size=bins[2]), opacity=0.6,
+                                       marker_color=colours[float(g)], name=f"{group}={g:g}", legendgroup=str(g),
+                                       showlegend=j == 1), row=1, col=j)
+    fig.update_layout(barmode="overlay", title=title, height=350, template="plotly_white")
+    fig.update_xaxes(title_text=value, range=[bins[0], bins[1]])
+    return fig
+
+
+def pruning_panels(curves: pd.DataFrame, members: pd.DataFrame, *, title: str | None = None) -> go.Figure:
+    """Left: accuracy against the pruned fraction (curves: member, fraction, acc) of the members listed in
+    `members` (member, alpha, final_train_loss, C); right: compressibility C against the final train loss,
+    learning (alpha < 1) blue, grokking (alpha > 1) red, every member of `members`."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=["test accuracy vs pruned fraction",
+                                                        "compressibility vs final train loss"])
+    colours = alpha_colours(members.alpha)
+    drawn = members.drop_duplicates("alpha")
+    for m in drawn.itertuples():
+        c = curves[curves.member == m.member].sort_values("fraction")
+        fig.add_trace(go.Scatter(x=c.fraction, y=c.acc, mode="lines", name=f"alpha={m.alpha:g}",
+                                 line=dict(color=colours[float(m.alpha)])), row=1, col=1)
+    for name, col, sel in (("learning (alpha<1)", "#1f77b4", members.alpha < 1),
+                           ("grokking (alpha>1)", "#d62728", members.alpha > 1)):
+        d = members[sel]
+        fig.add_trace(go.Scatter(x=d.final_train_loss, y=d.C, mode="markers+text", name=name,
+                                 text=[f"{a:g}" for a in d.alpha], textposition="top center",
+                                 marker=dict(color=col, size=9)), row=1, col=2)
+    fig.update_xaxes(title_text="pruned fraction f", row=1, col=1)
+    fig.update_xaxes(title_text="final train loss", type="log", row=1, col=2)
+    fig.update_layout(title=title, height=400, template="plotly_white")
+    return fig
+
+
+def measure_panels(df: pd.DataFrame, measures: list[str], *, x: str = "epoch", group: str = "alpha",
+                   cols: int = 3, log_x: bool = True, log_y: tuple[str, ...] = (),
+                   title: str | None = None) -> go.Figure:
+    """One panel per measure (a column of df) against x, one line per value of `group` (coloured by alpha)."""
+    rows = -(-len(measures) // cols)
+    fig = make_subplots(rows=rows, cols=min(cols, len(measures)), subplot_titles=measures)
+    colours = alpha_colours(df[group]) if len(df) else {}
+    for g, d in df.groupby(group, sort=True):
+        d = d.sort_values(x)
+        for j, y in enumerate(measures):
+            fig.add_trace(go.Scatter(x=np.maximum(d[x], 0.5) if log_x else d[x], y=d[y], mode="lines",
+                                     line=dict(color=colours[float(g)]), name=f"{group}={g:g}", legendgroup=str(g),
+                                     showlegend=j == 0), row=j // cols + 1, col=j % cols + 1)
+    for j, y in enumerate(measures):
+        if y in log_y:
+            fig.update_yaxes(type="log", row=j // cols + 1, col=j % cols + 1)
+    fig.update_xaxes(type="log" if log_x else "linear", title_text=x)
+    fig.update_layout(title=title, height=350 * rows, template="plotly_white")
+    return fig
+
+
+def faceted_lines(df: pd.DataFrame, x: str, y: str, color: str, facet: str, *, log_x: bool = False,
+                  title: str | None = None) -> go.Figure:
+    """Lines of y against x, one panel per `facet` value, one line per `color` value (shared legend)."""
+    facets = list(dict.fromkeys(df[facet]))
+    fig = make_subplots(rows=1, cols=max(1, len(facets)), subplot_titles=[str(f) for f in facets])
+    names = list(dict.fromkeys(df[color]))
+    for j, f in enumerate(facets, start=1):
+        for k, name in enumerate(names):
+            d = df[(df[facet] == f) & (df[color] == name)].sort_values(x)
+            fig.add_trace(go.Scatter(x=d[x], y=d[y], mode="lines+markers", name=str(name), legendgroup=str(name),
+                                     line=dict(color=ALPHA_PALETTE[(2 * k + 1) % len(ALPHA_PALETTE)]),
+                                     showlegend=j == 1), row=1, col=j)
+    fig.update_xaxes(type="log" if log_x else "linear", title_text=x)
+    fig.update_yaxes(title_text=y)
+    fig.update_layout(title=title, height=350, template="plotly_white")
+    return fig
+
+
 def med_vs_loss(curves: pd.DataFrame, title: str | None = None) -> go.Figure:
     """Notebook 04: test loss (log), MED and the accuracies of one member against step, side by side.
     curves: one member's wide curves (step, test_loss, extra_med, train_acc, test_acc)."""
