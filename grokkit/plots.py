@@ -391,3 +391,86 @@ def image_row(images, titles=None, title: str | None = None, height: int = 240) 
     fig.update_yaxes(visible=False)
     fig.update_layout(height=height, template="plotly_white", title=title)
     return fig
+
+
+# ---- notebook 01 (lottery tickets) -----------------------------------------------------------------
+def accuracy_curves(df: pd.DataFrame, title: str | None = None, *, log_x: bool = True, height: int = 380) -> go.Figure:
+    """Accuracy against step for several runs: df has columns label, split ('train' dotted / 'test' solid),
+    step, value; one colour per label."""
+    fig = go.Figure()
+    palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+               "#bcbd22", "#17becf"]
+    for i, (label, g) in enumerate(df.groupby("label", sort=False)):
+        for split, dash in (("train", "dot"), ("test", "solid")):
+            s = g[g.split == split].sort_values("step")
+            if len(s):
+                x = np.maximum(s.step.to_numpy(float), 1) if log_x else s.step
+                fig.add_trace(go.Scatter(x=x, y=s.value, mode="lines", name=f"{label} {split}",
+                                         line=dict(color=palette[i % len(palette)], dash=dash)))
+    fig.update_xaxes(type="log" if log_x else "linear", title_text="step")
+    fig.update_yaxes(title_text="accuracy")
+    fig.update_layout(title=title, template="plotly_white", height=height)
+    return fig
+
+
+def tau_vs_k(sweep: pd.DataFrame, tau: pd.DataFrame, paper: dict | None = None, title: str | None = None) -> go.Figure:
+    """tau_grok = t_gen / t_mem against the pruning rate k: one thin line per seed, the median over seeds
+    (censored runs counted; a censored median is drawn as an open marker at its lower bound, cap / t_mem) and
+    the paper's values (dashed). sweep: seed, k, tau_grok[, tau_bound]; tau: k, tau_median."""
+    fig = go.Figure()
+    for s, g in sweep.groupby("seed"):
+        fig.add_trace(go.Scatter(x=g.k, y=g.tau_grok, mode="lines+markers", name=f"seed {s}", opacity=0.5))
+    fin = tau[np.isfinite(tau.tau_median)]
+    fig.add_trace(go.Scatter(x=fin.k, y=fin.tau_median, mode="lines+markers", name="median (this run)",
+                             line=dict(width=4, color="black")))
+    if "tau_bound" in sweep:
+        cens = sweep[~np.isfinite(sweep.tau_grok.to_numpy(float))]
+        if len(cens):
+            fig.add_trace(go.Scatter(x=cens.k, y=cens.tau_bound, mode="markers", name="never generalised (> cap)",
+                                     marker=dict(symbol="triangle-up-open", size=11, color="black")))
+    if paper:
+        fig.add_trace(go.Scatter(x=list(paper), y=list(paper.values()), mode="lines+markers", name="paper",
+                                 line=dict(dash="dash", color="gray")))
+    fig.update_yaxes(type="log", title_text="tau_grok = t_gen / t_mem")
+    fig.update_xaxes(title_text="pruning rate k (fraction removed)")
+    fig.update_layout(title=title, template="plotly_white", height=400)
+    return fig
+
+
+def jaccard_vs_acc(df: pd.DataFrame, title: str | None = None) -> go.Figure:
+    """Jaccard distance between masks at t and t + gap (columns jd, jd_<layer>) and the test-accuracy change
+    over the same interval (d_test_acc, right axis) against step."""
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    for c in [c for c in df if c.startswith("jd")]:
+        fig.add_trace(go.Scatter(x=df.step, y=df[c], name=c, mode="lines", line=dict(width=3 if c == "jd" else 1)))
+    fig.add_trace(go.Scatter(x=df.step, y=df.d_test_acc, name="test acc change", mode="lines",
+                             line=dict(color="black", dash="dot")), secondary_y=True)
+    fig.update_xaxes(title_text="step")
+    fig.update_layout(title=title, template="plotly_white", height=400)
+    return fig
+
+
+def metric_grid(df: pd.DataFrame, x: str, metrics, color: str, title: str | None = None,
+                height: int = 350) -> go.Figure:
+    """Small multiples: one panel per metric column, one line per value of `color`."""
+    metrics = list(metrics)
+    fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=metrics)
+    palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd"]
+    for j, met in enumerate(metrics, start=1):
+        for i, (name, g) in enumerate(df.groupby(color, sort=True)):
+            g = g.sort_values(x)
+            fig.add_trace(go.Scatter(x=g[x], y=g[met], name=str(name), mode="lines+markers", showlegend=j == 1,
+                                     legendgroup=str(name), line=dict(color=palette[i % len(palette)])),
+                          row=1, col=j)
+    fig.update_layout(title=title, template="plotly_white", height=height)
+    return fig
+
+
+def weight_rows(panels: dict, n_rows: int = 3, title: str | None = None) -> go.Figure:
+    """Side-by-side panels of the first n_rows rows of 2-d arrays (e.g. the input weights of three neurons)."""
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=list(panels))
+    for j, arr in enumerate(panels.values(), start=1):
+        for i in range(min(n_rows, len(arr))):
+            fig.add_trace(go.Scatter(y=np.asarray(arr[i]), mode="lines", showlegend=False), row=1, col=j)
+    fig.update_layout(title=title, template="plotly_white", height=300)
+    return fig

@@ -14,130 +14,180 @@
 #
 # **Protocol.** The grokked ticket is taken from a dense run that *has generalised*, at
 # `t_prune = dense t_gen + margin` (rounded up to a checkpoint). If a dense member never generalises, the notebook
-# says so and uses its last checkpoint (then the ticket is not a grokked ticket; the paper's Fig 4a shows what
-# happens). Profiles only change the scale: `ci` uses a fast-grokking setting (p=97, all pairs, lr 3e-3), `demo`
+# says so and uses its last checkpoint (then the ticket is not a grokked ticket, and the ticket claims say "not at
+# this scale"). Profiles only change the scale: `ci` uses a fast-grokking setting (p=97, all pairs, lr 3e-3), `demo`
 # / `paper` use the paper's (p=67, a<=b, 40% train, lr 1e-3).
+#
+# **Sections.** Each experiment below is one *section*: a function from the settings to a result made of data
+# (tables, small arrays, numbers), saved with its provenance in `output_dir/results/`. Its figures and its claims
+# rows are drawn from that result alone, so `source="shipped"` (the bundle in `data/01_lottery_tickets/<profile>/`)
+# or `source=<an earlier output folder>` replays every figure and the claims table without training. Each section
+# ends with its own control panel (JupyterLab): change its knobs and press Run to re-run only that section.
+# A run that never crosses 95% has a censored time, shown as `> cap`: a comparison involving it holds only where
+# the cap itself proves it (`grokkit.metrics.censored`).
 
 # %% tags=["parameters"]
 import os
 
 profile = os.environ.get("GROKKIT_PROFILE", "demo")  # "ci" | "demo" | "paper"
+source = os.environ.get("GROKKIT_SOURCE", "run")  # "run" | "shipped" | the output folder of an earlier run
 seed = 0
 device = "auto"
 output_dir = None
 p = None  # None: take the value of the profile
 operation = None
+pairs = None
 train_frac = None
-prune_rate = None  # k of the grokked ticket (fraction removed)
-prune_rates = None  # the Fig 3 sweep
-steps = None  # dense-run step cap
-ticket_steps = None  # step cap of every retraining run
+lr = None
+weight_decay = None
+embedding = None
+steps = None
 n_seeds = None
-margin = None  # pruning time: dense t_gen plus this margin
-extras = None  # run the other-task sections (Fig 2c-e, Fig 10)
-ops = None  # other operations for Fig 2c, e.g. "sub,mul"
-embedding = None  # "auto" | "shared" | "separate": operand tables of the MLP (auto: separate for a-b, a/b, ...)
-transformer = None  # run the Fig 2b section (1-layer transformer, dense vs grokked ticket)
-tr_d_model = None  # its d_model (the paper: 500; CPU profiles 128, as spec 01 allows)
-tr_pairs = None  # its table: "unordered" (a <= b, the paper) or "all"
-tr_lr = None  # its learning rate
-extra_tasks = None  # Fig 2d/2e/10 tasks among "poly", "parity", "digits"
-jd_gap = None  # Fig 7: steps between the two masks compared (spec 01: 2000 at the paper's scale)
+margin = None
+ckpt_every = None
+eval_every = None
+prune_rate = None
+prune_rates = None
+ticket_steps = None
+prune_times = None
+graph_layers = None
+jd_gap = None
+ep_start = None
+ep_steps = None
+nowd_rates = None
+nowd_steps = None
+extras = None
+transformer = None
+tr_d_model = None
+tr_pairs = None
+tr_lr = None
+ops = None
+extra_tasks = None
+extra_steps = None
+
+# %% [markdown]
+# ## Parameters
+# Each parameter is declared once (type, what is allowed, its default in each profile, a line of help); the
+# settings table below, the panels' widgets and `grokkit run 01_lottery_tickets --help-params` come from it.
+# A bad value fails here, naming the parameter and what is allowed.
+
+# %% tags=["params-spec"]
+from grokkit import notebook as nb
+from grokkit.tasks.modular import OPERATIONS, PAIRS
+
+NINE, OPS = [round(0.1 * i, 1) for i in range(9)], [o for o in OPERATIONS if o != "rand"]
+LAYERS, BYOP = ["W_E", "W_in", "W_out", "W_U"], dict(ci=None, nullable=True)  # BYOP: ci default None = by operation
+P, K, N = nb.Param, dict(range=(0, 1), open="high"), dict(range=(1, None))  # K: a pruning rate 0 <= k < 1; N: >= 1
+EMBEDDINGS, MLP_TASKS = ["auto", "shared", "separate"], ["poly", "parity", "digits"]
+PT = dict(demo=[0.1, 0.25, 0.5, 1.0], paper=[0.1, 0.25, 0.5, 0.75, 1.0], range=(0, None), open="low")
+NOWD = dict(default=[0.8, 0.85, 0.9], paper=[0.80, 0.81, 0.82, 0.84, 0.86, 0.88, 0.90])
+
+
+PARAMS = nb.Params("01_lottery_tickets",  # each knob: type, what is allowed, default per profile, help
+    P("p", int, "prime modulus", ci=97, default=67, check=nb.prime, widget=[59, 67, 97, 113]),
+    P("operation", str, "a∘b mod p of the main task", default="add", choices=OPS),
+    P("pairs", str, "all (a, b) pairs, or unordered (a <= b, the paper)", ci="all", default="unordered", choices=PAIRS),
+    P("train_frac", float, "share of pairs for training (ci: by operation)", **BYOP, default=0.4, range=(0, 1), open="both"),
+    P("lr", float, "AdamW learning rate", ci=3e-3, default=1e-3, range=(0, None), open="low"),
+    P("weight_decay", float, "AdamW weight decay (dense run and tickets)", default=1.0, range=(0, None)),
+    P("embedding", str, "operand tables (auto: separate ones for a-b, a/b)", default="auto", choices=EMBEDDINGS),
+    P("steps", int, "dense-run step cap (ci: by operation)", **BYOP, default=30000, **N),
+    P("n_seeds", int, "dense models (seeds seed, seed+1, ...), one ticket each", ci=1, demo=1, paper=3, **N),
+    P("margin", int, "pruning time: dense t_gen plus this margin", ci=200, default=2000, range=(0, None)),
+    P("ckpt_every", int, "checkpoint interval (pruning times, masks)", ci=50, default=500, **N),
+    P("eval_every", int, "test evaluation interval", ci=10, default=50, **N),
+    P("prune_rate", float, "k of the grokked ticket (fraction removed)", default=0.6, **K, widget=NINE[1:]),
+    P("prune_rates", list, "the Fig 3 sweep of k", default=NINE, item=float, **K),
+    P("ticket_steps", int, "step cap of every retraining run (ci: by operation)", **BYOP, demo=3000, paper=30000, **N),
+    P("prune_times", list, "Fig 4a: pruning times / dense t_gen (>= 1: t_prune)", ci=[0.25, 0.5, 1.0], **PT, item=float),
+    P("graph_layers", list, "Fig 9 layers (W_E/W_U path lengths cost ~4x)", ci=LAYERS[1:3], default=LAYERS, choices=LAYERS),
+    P("jd_gap", int, "Fig 7: steps between the two masks compared (spec 01: 2000)", ci=200, default=2000, **N),
+    P("ep_start", int, "Table 1: theta_mem = the dense run at this step", ci=150, default=1000, range=(0, None)),
+    P("ep_steps", int, "Table 1: edge-popup steps from theta_mem", ci=300, default=2000, **N),
+    P("nowd_rates", list, "Fig 17: k of tickets retrained without weight decay", **NOWD, item=float, **K),
+    P("nowd_steps", int, "Fig 17: step cap without weight decay", ci=300, demo=3000, paper=30000, **N),
+    P("extras", bool, "run the other models/tasks section (Fig 2b-e, Fig 10)", ci=False, default=True),
+    P("transformer", bool, "Fig 2b: the 1-layer transformer (with extras)", ci=False, default=True),
+    P("tr_d_model", int, "Fig 2b: its d_model (paper 500; CPU profiles 128)", default=128, paper=500, **N),
+    P("tr_pairs", str, "Fig 2b: its table (unordered is the paper's)", default="all", paper="unordered", choices=PAIRS),
+    P("tr_lr", float, "Fig 2b: its learning rate", default=3e-3, paper=1e-3, range=(0, None), open="low"),
+    P("ops", list, "Fig 2c: other operations, e.g. sub,mul", default=[], paper=["mul", "x2y2"], choices=OPS),
+    P("extra_tasks", list, "Fig 2d/2e/10 tasks", default=[], paper=MLP_TASKS, choices=MLP_TASKS),
+    P("extra_steps", int, "step cap of the Fig 2d/2e/10 tasks", default=3000, paper=50000, **N),
+)
 
 # %%
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 import torch
-from plotly.subplots import make_subplots
+from IPython.display import display
 
 import grokkit
-from grokkit import notebook as nb
-from grokkit import plots, prune, validate, widgets
+from grokkit import plots, prune
 from grokkit.data import Data
-from grokkit.metrics import fourier, structure
+from grokkit.metrics import censored, fourier, structure
+from grokkit.metrics import tickets as tk
 from grokkit.models import EmbedMLPConfig, MLPConfig, TransformerConfig, build
 from grokkit.models.edgepopup import EdgePopup, EdgePopupConfig, masks_from_state
-from grokkit.tasks import OPERATIONS, ModularTask, random_split
+from grokkit.tasks import ModularTask, random_split
 from grokkit.tasks.digits import load_digits_table, train_test_indices
 from grokkit.tasks.parity import SparseParityTask
 from grokkit.tasks.polynomial import PolynomialTask
 from grokkit.train import TrainConfig, fit
 
+SYMMETRIC_OPS = ("add", "mul", "x2y2", "x2xyy2")  # a∘b = b∘a: one shared operand table suffices
+# [decided] ci defaults by operation (measured, ci lr 3e-3 / all pairs): the shared table (commutative ops) groks
+# a+b mod 97 at 30% train by ~800 steps; separate tables (a-b, a/b, ...) grok more slowly: a-b mod 59 did not
+# grok in 8000 steps at 30% train, and did at 50% (t_gen 1900 / 2550 for seeds 0 / 1), hence 50% and longer caps.
+BY_OPERATION = {"shared": dict(train_frac=0.3, steps=3000, ticket_steps=300),
+                "separate": dict(train_frac=0.5, steps=6000, ticket_steps=1500)}
+
+
+def by_operation(S):  # fills the knobs left at None (ci) with the operation's values, before the checks below
+    tables = "shared" if S.operation in SYMMETRIC_OPS and S.embedding != "separate" else "separate"
+    for name, v in BY_OPERATION[tables].items():
+        if S[name] is None:
+            S[name] = v
+
+
+def consistent(S):  # cross-parameter checks: resolve and every panel's Run apply them
+    bad = [f"{n}={S[n]} is not allowed: must be < steps={S.steps}" for n in ("jd_gap", "ep_start") if S[n] >= S.steps]
+    if not any(abs(k - S.prune_rate) < 1e-9 for k in S.prune_rates):
+        bad.append(f"prune_rate={S.prune_rate} is not allowed: must be one of prune_rates={list(S.prune_rates)}")
+    if bad:
+        raise ValueError("; ".join(bad))
+
+
+PARAMS.checks += [by_operation, consistent]
+S = PARAMS.resolve(globals())
 PAPER_TAU = {0.0: 245.674, 0.1: 105.667, 0.2: 51.322, 0.3: 20.214, 0.4: 11.525, 0.5: 5.446, 0.6: 5.099,
              0.7: 3.629, 0.8: 4.266}
-NINE = tuple(round(0.1 * i, 1) for i in range(9))
-PROFILES = {
-    # ci: fast-grokking setting (lr 3e-3, all p^2 pairs, 30% train): dense t_gen ~600-900 steps
-    "ci": dict(p=97, operation="add", pairs="all", train_frac=0.3, lr=3e-3, weight_decay=1.0, prune_rate=0.6,
-               prune_rates=NINE, steps=3000, ticket_steps=300, n_seeds=1, margin=200, ckpt_every=50,
-               eval_every=10, prune_times=(0.25, 0.5, 1.0), nowd_rates=(0.8, 0.85, 0.9), nowd_steps=300,
-               ep_start=150, ep_steps=300, extras=False, ops=(), extra_steps=3000, embedding="auto", extra_tasks=(), jd_gap=200,
-               transformer=False, tr_d_model=128, tr_pairs="all", tr_lr=3e-3),
-    # demo: the paper's setting, 1 seed, shorter caps (dense t_gen ~10k-25k steps)
-    "demo": dict(p=67, operation="add", pairs="unordered", train_frac=0.4, lr=1e-3, weight_decay=1.0, prune_rate=0.6,
-                 prune_rates=NINE, steps=30000, ticket_steps=3000, n_seeds=1, margin=2000, ckpt_every=500,
-                 eval_every=50, prune_times=(0.1, 0.25, 0.5, 1.0), nowd_rates=(0.8, 0.85, 0.9), nowd_steps=3000,
-                 ep_start=1000, ep_steps=2000, extras=True, ops=(), extra_steps=3000, embedding="auto", extra_tasks=(), jd_gap=2000,
-                 transformer=True, tr_d_model=128, tr_pairs="all", tr_lr=3e-3),
-    "paper": dict(p=67, operation="add", pairs="unordered", train_frac=0.4, lr=1e-3, weight_decay=1.0,
-                  prune_rate=0.6, prune_rates=NINE, steps=30000, ticket_steps=30000, n_seeds=3, margin=2000,
-                  ckpt_every=500, eval_every=50, prune_times=(0.1, 0.25, 0.5, 0.75, 1.0),
-                  nowd_rates=(0.80, 0.81, 0.82, 0.84, 0.86, 0.88, 0.90), nowd_steps=30000,
-                  ep_start=1000, ep_steps=2000, extras=True, ops=("mul", "x2y2"), extra_steps=50000, embedding="auto",
-                  extra_tasks=("poly", "parity", "digits"), jd_gap=2000,
-                  transformer=True, tr_d_model=500, tr_pairs="unordered", tr_lr=1e-3),
-}
+claims = nb.Claims()
+print(f"grokkit {grokkit.__version__}, profile {S.profile!r}, source {str(S.source)!r}, writing to {S.output_dir}")
+S
+
+# %% [markdown]
+# ## The building blocks
+# The task and split, the model, the optimiser settings, and the retraining of masked members: every section
+# below composes these. Runs are memoised (and cached in the run store), so sections that share the dense run
+# or the sweep train them once.
+
+# %%
+_MEMO = {}
 
 
-def _rates(v):
-    v = tuple(float(x) for x in (v if isinstance(v, (list, tuple)) else [v]))
-    for x in v:
-        validate.fraction("prune_rates", x, closed_low=True)
-    return v
+def memo(name, S, keys, make):
+    """One cached value per name, recomputed when the settings in `keys` change (sections share runs)."""
+    key = tuple(repr(S[k]) for k in keys)
+    if name not in _MEMO or _MEMO[name][0] != key:
+        _MEMO[name] = (key, make())
+    return _MEMO[name][1]
 
 
-def _ops(v):
-    v = tuple(x.strip() for x in v.split(",") if x.strip()) if isinstance(v, str) else tuple(v)
-    for o in v:
-        validate.choice("ops", o, [o for o in OPERATIONS if o != "rand"])
-    return v
-
-
-def _extra_tasks(v):
-    v = tuple(x.strip() for x in v.split(",") if x.strip()) if isinstance(v, str) else tuple(v)
-    for x in v:
-        validate.choice("extra_tasks", x, ["poly", "parity", "digits"])
-    return v
-
-
-S = nb.settings("01_lottery_tickets", profile, PROFILES, output_dir=output_dir, seed=seed, device=device, p=p,
-                operation=operation, train_frac=train_frac, prune_rate=prune_rate, prune_rates=prune_rates,
-                steps=steps, ticket_steps=ticket_steps, n_seeds=n_seeds, margin=margin, extras=extras, ops=ops,
-                embedding=embedding, extra_tasks=extra_tasks, jd_gap=jd_gap, transformer=transformer, tr_d_model=tr_d_model, tr_pairs=tr_pairs, tr_lr=tr_lr,
-                checks=dict(transformer=lambda v: validate.choice("transformer", v, (True, False)),
-                            tr_d_model=lambda v: validate.integer("tr_d_model", v, min_value=1),
-                            extra_tasks=_extra_tasks,
-                            jd_gap=lambda v: validate.integer("jd_gap", v, min_value=1),
-                            tr_pairs=lambda v: validate.choice("tr_pairs", v, ("all", "unordered")),
-                            tr_lr=lambda v: validate.number("tr_lr", v, min_value=0, strict=True),
-                            embedding=lambda v: validate.choice("embedding", v, ("auto", "shared", "separate")),
-                            ops=_ops, extras=lambda v: validate.choice("extras", v, (True, False)),
-                            prune_rate=lambda v: validate.fraction("prune_rate", v),
-                            prune_rates=_rates, p=lambda v: validate.integer("p", v, min_value=5),
-                            operation=lambda v: validate.choice("operation", v, [o for o in OPERATIONS if o != "rand"]),
-                            train_frac=lambda v: validate.fraction("train_frac", v),
-                            n_seeds=lambda v: validate.integer("n_seeds", v, min_value=1),
-                            margin=lambda v: validate.integer("margin", v, min_value=0),
-                            steps=lambda v: validate.integer("steps", v, min_value=1),
-                            ticket_steps=lambda v: validate.integer("ticket_steps", v, min_value=1)))
-SEEDS = [S.seed + i for i in range(S.n_seeds)]
-SYMMETRIC_OPS = ("add", "mul", "x2y2", "x2xyy2")
-
-
-def embed_cfg(p, *operations):
+def embed_cfg(S, *operations):
     """The spec-01 MLP. [decided] embedding="auto": the paper's shared table (input E_a + E_b, symmetric in a and b)
     for commutative operations, a separate table for the b slot otherwise (a shared table cannot fit a - b)."""
     emb = S.embedding
@@ -146,125 +196,167 @@ def embed_cfg(p, *operations):
     elif emb == "shared" and not all(o in SYMMETRIC_OPS for o in operations):
         print(f"WARNING: {operations} include a non-commutative operation but embedding='shared' makes the input "
               "E_a + E_b symmetric in (a, b): the table cannot be fitted. Use embedding='auto' or 'separate'.")
-    return EmbedMLPConfig(p=p, embedding=emb)
+    return EmbedMLPConfig(p=S.p, embedding=emb)
 
 
-print(f"model: {embed_cfg(S.p, S.operation).embedding} operand embedding table(s) for {S.operation!r}")
-print(f"grokkit {grokkit.__version__}, profile {S.profile!r}, writing to {S.output_dir}")
-S
+def train_cfg(S, steps, wd=None, patience=0, ckpts=()):
+    return TrainConfig(steps=steps, lr=S.lr, weight_decay=S.weight_decay if wd is None else wd,
+                       eval_every=S.eval_every, early_stop_patience=patience, checkpoint_steps=tuple(ckpts),
+                       device=S.device)
+
+
+def export(fig, name):
+    """HTML (and PNG when a static exporter is present) in output_dir. A replay writes HTML only: the PNGs come from
+    the run that computed the results (PNG export takes seconds per figure, a replay has 20 s for all of them)."""
+    plots.export(fig, S.output_dir, name, static=None if S.source == "run" else False)
+
+
+def acc_curves(run, member, label):
+    """Train/test accuracy of one member as a tidy table (label, split, step, value)."""
+    h = run.history
+    h = h[(h.member == member) & (h.metric == "acc")]
+    return h.assign(label=label)[["label", "split", "step", "value"]].reset_index(drop=True)
+
 
 # %% [markdown]
 # ## Dense run and the grokked ticket's pruning time
 # One ensemble trains `n_seeds` dense models (different initialisations, the same split) with checkpoints every
 # `ckpt_every` steps. Each member's ticket is pruned at its own `t_prune`.
 
-
 # %%
-def make_task(p, operation, train_frac, seed):
-    task = ModularTask(p=p, operation=operation, pairs=S.pairs)
-    split = random_split(task, train_frac, seed=seed)
-    return task, Data(task.inputs("pairs"), task.y, split.train, split.test)
+DENSE_KEYS = ("p", "operation", "pairs", "train_frac", "lr", "weight_decay", "embedding", "steps", "n_seeds",
+              "margin", "ckpt_every", "eval_every", "seed", "device")
 
 
-def train_cfg(steps, wd=None, patience=0, ckpts=()):
-    return TrainConfig(steps=steps, lr=S.lr, weight_decay=S.weight_decay if wd is None else wd,
-                       eval_every=S.eval_every, early_stop_patience=patience, checkpoint_steps=tuple(ckpts),
-                       device=S.device)
+def dense_ctx(S):
+    """The dense ensemble (one member per seed) and each member's pruning time, shared by the sections."""
+    def make():
+        task = ModularTask(p=S.p, operation=S.operation, pairs=S.pairs)
+        split = random_split(task, S.train_frac, seed=S.seed)
+        data = Data(task.inputs("pairs"), task.y, split.train, split.test)
+        seeds, cfg = [S.seed + i for i in range(S.n_seeds)], embed_cfg(S, S.operation)
+        model = build(cfg, n_members=len(seeds), seeds=list(seeds))
+        ckpts = range(0, S.steps + 1, S.ckpt_every)
+        run = fit(model, data, train_cfg(S, S.steps, patience=S.margin + S.ckpt_every, ckpts=ckpts), progress=False,
+                  desc="dense")
+        tp = [tk.prune_step(run.times.t_gen[m], S.margin, S.ckpt_every, max(run.checkpoints)) for m in range(len(seeds))]
+        return SimpleNamespace(task=task, data=data, cfg=cfg, run=run, seeds=seeds, t_prune=[t for t, _ in tp],
+                               grokked=[g for _, g in tp], cap=S.steps)
+    return memo("dense", S, DENSE_KEYS, make)
 
 
-def dense_run(p, operation, train_frac, seeds, steps):
-    global MODEL_CFG
-    task, data = make_task(p, operation, train_frac, S.seed)
-    MODEL_CFG = embed_cfg(p, operation)  # the tickets, controls and edge-popup runs reuse the dense model's config
-    model = build(MODEL_CFG, n_members=len(seeds), seeds=list(seeds))
-    ckpts = range(0, steps + 1, S.ckpt_every)
-    run = fit(model, data, train_cfg(steps, patience=S.margin + S.ckpt_every, ckpts=ckpts), progress=False,
-              desc="dense")
-    return task, data, run
+@nb.section("dense", knobs=["operation", "p", "train_frac", "steps", "n_seeds"])
+def dense(S) -> nb.Result:
+    D = dense_ctx(S)
+    times = D.run.times.assign(seed=D.seeds, t_prune=D.t_prune, grokked=D.grokked)
+    h = D.run.history
+    return nb.Result(times=times, history=h[h.metric.isin(["acc", "loss"])].reset_index(drop=True), cap=D.cap,
+                     task=D.task.description, embedding=D.cfg.embedding)
 
 
-def prune_time(run, member):
-    """Checkpoint step >= t_gen + margin (or the last checkpoint when the member never generalised)."""
-    tg = float(run.times.t_gen[member])
-    last = max(run.checkpoints)
-    if not np.isfinite(tg):
-        return last, False
-    t = int(math.ceil((tg + S.margin) / S.ckpt_every) * S.ckpt_every)
-    return min(t, last), True
-
-
-task, data, dense = dense_run(S.p, S.operation, S.train_frac, SEEDS, S.steps)
-T_PRUNE = {}
-for m, s in enumerate(SEEDS):
-    T_PRUNE[m], ok = prune_time(dense, m)
-    t = dense.times.iloc[m]
-    print(f"seed {s}: dense t_mem={t.t_mem:.0f}, t_gen={t.t_gen:.0f} -> t_prune={T_PRUNE[m]}"
-          + ("" if ok else "  (DID NOT GENERALISE: the ticket is not a grokked ticket)"))
-DENSE_GROKKED = [bool(np.isfinite(dense.times.t_gen[m])) for m in range(len(SEEDS))]
+R_dense = dense(S)
+for t in R_dense.times.itertuples():
+    print(f"seed {t.seed}: dense t_mem={t.t_mem:.0f}, t_gen={censored.show(t.t_gen, R_dense.cap)} -> t_prune="
+          f"{t.t_prune}" + ("" if t.grokked else "  (DID NOT GENERALISE: the ticket is not a grokked ticket)"))
 
 
 # %%
-def tickets(members, data, steps, wd=None, ckpts=(), run=None):
-    """Retrain one ensemble: members = list of dicts (seed index m, mask dict or None, init_scale)."""
-    run = run or dense
-    E = len(members)
-    model = build(MODEL_CFG, n_members=E, seeds=[SEEDS[mb["m"]] for mb in members],
-                  init_scale=[mb.get("scale", 1.0) for mb in members])
-    names = [n for n, _ in model.named_parameters()]
-    masks = {n: torch.cat([mb["mask"][n] if mb.get("mask") is not None
-                           else torch.ones_like(run.checkpoints[0][n][:1], dtype=torch.bool)
-                           for mb in members]) for n in names}
-    return fit(model, data, train_cfg(steps, wd=wd, ckpts=ckpts), masks=masks, progress=False, desc="tickets")
+def draw_dense(R):
+    return plots.training_curves(R.history, member=0, times=R.times,
+                                 title=f"Dense run, {R.task} ({R.embedding} operand table(s), seed {R.times.seed[0]})")
 
 
-def ticket_mask(run, m, rate, step):
-    return prune.magnitude(run.member_state(m, step), rate, "global")
+def dense_claims(R):
+    t = R.times
+    return [nb.claim("dense runs generalise before pruning (grokked ticket protocol)", "dense t_gen ~ 25k (paper)",
+                     f"{int(t.grokked.sum())}/{len(t)} grokked; dense t_gen {censored.summary(t.t_gen, R.cap)}",
+                     bool(t.grokked.all()))]
+
+
+fig = draw_dense(R_dense)
+export(fig, "dense_run")
+claims.extend(dense_claims(R_dense), R_dense)
+fig
+
+# %%
+dense.panel(S, draw=draw_dense, claims=dense_claims)
 
 
 # %% [markdown]
 # ## Fig 3a: the pruning-rate sweep (one ensemble over seeds x k)
 # Every member is the dense model's theta_0 with its own magnitude mask (from `t_prune`) and is trained from scratch.
 # `k = 0` is the dense run itself (an all-ones mask is the same computation), so it is read from the dense run.
-# The paper's `tau_grok` falls from 246 (k=0) to ~4-5 (k=0.6-0.8).
+# The paper's `tau_grok` falls from 246 (k=0) to ~4-5 (k=0.6-0.8). Tickets that never generalise count as
+# `tau > cap / t_mem` in the medians and the rank correlation (they are not dropped).
+
+# %%
+def ticket_mask(run, m, rate, step):
+    return prune.magnitude(run.member_state(m, step), rate, "global")
+
+
+def retrain(S, D, members, steps, wd=None, ckpts=()):
+    """Retrain one ensemble from the dense theta_0: members = dicts (seed index m, mask or None, init scale)."""
+    model = build(D.cfg, n_members=len(members), seeds=[D.seeds[mb["m"]] for mb in members],
+                  init_scale=[mb.get("scale", 1.0) for mb in members])
+    ones = lambda n: torch.ones_like(D.run.checkpoints[0][n][:1], dtype=torch.bool)  # noqa: E731
+    masks = {n: torch.cat([mb["mask"][n] if mb.get("mask") is not None else ones(n) for mb in members])
+             for n, _ in model.named_parameters()}
+    return fit(model, D.data, train_cfg(S, steps, wd=wd, ckpts=ckpts), masks=masks, progress=False, desc="tickets")
+
+
+def sweep_ctx(S):
+    D = dense_ctx(S)
+
+    def make():
+        rates = [r for r in S.prune_rates if r > 0]
+        members = [dict(m=m, k=r, mask=ticket_mask(D.run, m, r, D.t_prune[m])) for m in range(len(D.seeds))
+                   for r in rates]
+        run = retrain(S, D, members, S.ticket_steps, ckpts=range(0, S.ticket_steps + 1, S.ckpt_every))
+        rows = [dict(seed=D.seeds[mb["m"]], m=mb["m"], k=mb["k"], member=i, cap=S.ticket_steps,
+                     **run.times.iloc[i][["t_mem", "t_gen"]]) for i, mb in enumerate(members)]
+        rows += [dict(seed=s, m=m, k=0.0, member=-1, cap=D.cap, t_mem=D.run.times.t_mem[m], t_gen=D.run.times.t_gen[m])
+                 for m, s in enumerate(D.seeds)]
+        df = pd.DataFrame(rows).sort_values(["seed", "k"]).reset_index(drop=True)
+        return SimpleNamespace(run=run, df=df.assign(tau_grok=df.t_gen / df.t_mem, tau_bound=df.cap / df.t_mem))
+    return memo("sweep", S, DENSE_KEYS + ("prune_rates", "ticket_steps"), make)
 
 
 # %%
-def sweep(rates, seeds_idx=None):
-    seeds_idx = range(len(SEEDS)) if seeds_idx is None else seeds_idx
-    rates = [r for r in rates if r > 0]
-    members = [dict(m=m, k=r, mask=ticket_mask(dense, m, r, T_PRUNE[m])) for m in seeds_idx for r in rates]
-    ck = tuple(range(0, S.ticket_steps + 1, S.ckpt_every))
-    run = tickets(members, data, S.ticket_steps, ckpts=ck)
-    rows = [dict(seed=SEEDS[mb["m"]], m=mb["m"], k=mb["k"], member=i, **run.times.iloc[i][["t_mem", "t_gen"]])
-            for i, mb in enumerate(members)]
-    rows += [dict(seed=SEEDS[m], m=m, k=0.0, member=-1, t_mem=dense.times.t_mem[m], t_gen=dense.times.t_gen[m])
-             for m in seeds_idx]
-    df = pd.DataFrame(rows)
-    df["tau_grok"] = df.t_gen / df.t_mem
-    return run, df.sort_values(["seed", "k"]).reset_index(drop=True)
+def ticket_member(df, k, m=0):
+    r = df[(df.k.round(3) == round(k, 3)) & (df.m == m)]
+    return int(r.member.iloc[0]) if len(r) and r.member.iloc[0] >= 0 else None
 
 
-sweep_run, sweep_df = sweep(S.prune_rates)
-tau_med = sweep_df.groupby("k").agg(tau_median=("tau_grok", "median"), t_gen_median=("t_gen", "median"),
-                                    t_mem_median=("t_mem", "median"),
-                                    n_generalised=("t_gen", lambda v: int(np.isfinite(v).sum())),
-                                    n=("t_gen", "size")).reset_index()
-tau_med["paper_tau"] = tau_med.k.round(1).map(PAPER_TAU)
-tau_med
+@nb.section("sweep", knobs=["operation", "p", "train_frac", "prune_rates", "prune_rate", "ticket_steps"])
+def sweep(S) -> nb.Result:
+    D, W = dense_ctx(S), sweep_ctx(S)
+    h = W.run.history
+    kmap = W.df[W.df.member >= 0].set_index("member")
+    early = h[(h.split == "train") & (h.metric == "acc") & (h.step <= 5 * max(D.run.times.t_mem.max(), 20))]
+    early = early[early.member.map(kmap.m) == 0].assign(k=lambda e: e.member.map(kmap.k))
+    tm = ticket_member(W.df, S.prune_rate)
+    curves = acc_curves(D.run, 0, "dense")
+    if tm is not None:
+        curves = pd.concat([curves, acc_curves(W.run, tm, f"ticket k={S.prune_rate}")], ignore_index=True)
+    return nb.Result(sweep=W.df, tau=tk.tau_table(W.df, PAPER_TAU), early=early.reset_index(drop=True), curves=curves,
+                     task=D.task.description, prune_rate=S.prune_rate, dense_grokked=[bool(g) for g in D.grokked])
+
+
+R_sweep = sweep(S)
+R_sweep.tau
+
 
 # %%
-fig = go.Figure()
-for s, g in sweep_df.groupby("seed"):
-    fig.add_trace(go.Scatter(x=g.k, y=g.tau_grok, mode="lines+markers", name=f"seed {s}", opacity=0.6))
-fig.add_trace(go.Scatter(x=tau_med.k, y=tau_med.tau_median, mode="lines+markers", name="median (this run)",
-                         line=dict(width=4, color="black")))
-fig.add_trace(go.Scatter(x=list(PAPER_TAU), y=list(PAPER_TAU.values()), mode="lines+markers", name="paper",
-                         line=dict(dash="dash", color="gray")))
-fig.update_yaxes(type="log", title_text="tau_grok = t_gen / t_mem")
-fig.update_xaxes(title_text="pruning rate k (fraction removed)")
-fig.update_layout(title=f"Fig 3a: tau_grok vs pruning rate ({task.description})", template="plotly_white", height=400)
-plots.export(fig, S.output_dir, "fig3a_tau_vs_k")
-fig
+def draw_sweep(R):
+    return [plots.tau_vs_k(R.sweep, R.tau, PAPER_TAU, title=f"Fig 3a: tau_grok vs pruning rate ({R.task})"),
+            plots.line(R.early, "step", "value", color="k", markers=False, title="Fig 3b: train accuracy (seed 0) by k"),
+            plots.accuracy_curves(R.curves, f"Fig 2a: dense vs grokked ticket, {R.task}")]
+
+
+figs = draw_sweep(R_sweep)
+for f_, name in zip(figs, ("fig3a_tau_vs_k", "fig3b_train_acc_early", "fig2a_dense_vs_ticket")):
+    export(f_, name)
+figs[0]
 
 # %% [markdown]
 # **What to look for:** `tau_grok` falls steeply with k and bottoms out around k = 0.6-0.8 (the paper's minimum is
@@ -273,53 +365,66 @@ fig
 # ## Fig 3b: train accuracy in the first steps (higher k delays memorisation slightly)
 
 # %%
-h = sweep_run.history
-first = h[(h.split == "train") & (h.metric == "acc") & (h.step <= 5 * max(dense.times.t_mem.max(), 20))]
-kmap = {i: r for i, r in enumerate(sweep_df[sweep_df.member >= 0].sort_values("member").k)}
-first = first.assign(k=first.member.map(kmap))
-first = first[first.member.isin([i for i in kmap if sweep_df.set_index("member").loc[i, "m"] == 0])]
-fig = plots.line(first, "step", "value", color="k", markers=False, title="Fig 3b: train accuracy (seed 0) by k")
-plots.export(fig, S.output_dir, "fig3b_train_acc_early")
-fig
+figs[1]
 
 # %% [markdown]
 # ## Fig 2a: dense model vs grokked ticket
 # Train / test accuracy of the dense model and of the ticket with `k = prune_rate` (same seed, same theta_0).
+# The claim compares each seed's ticket with its own dense run: `t_gen(ticket) <= t_gen(dense) / 3`, decided
+# only where the measured times or the caps prove it, and only for dense runs that generalised.
+
+# %%
+figs[2]
 
 
 # %%
-def member_of(k, m=0):
-    r = sweep_df[(sweep_df.k.round(3) == round(k, 3)) & (sweep_df.m == m)]
-    return int(r.member.iloc[0]) if len(r) and r.member.iloc[0] >= 0 else None
+def sweep_claims(R):
+    df, nd = R.sweep, "not a grokked ticket: the dense run did not generalise"
+    dec, ratios = [], []
+    for m, g in df.groupby("m"):
+        d, t = g[g.k == 0].iloc[0], g[(g.k - R.prune_rate).abs() < 1e-9].iloc[0]
+        ratios.append(t.t_gen / d.t_gen)
+        dec.append(censored.ratio_at_most(t.t_gen, t.cap, d.t_gen, d.cap, 1 / 3) if R.dense_grokked[m] else nd)
+    tick = df[(df.k - R.prune_rate).abs() < 1e-9]
+    measured = (f"ticket/dense t_gen {nb.median_spread(ratios)}; ticket t_gen {censored.summary(tick.t_gen, tick.cap.max())}"
+                f" ({sum(d is True for d in dec)} held / {len(dec)})")
+    holds = censored.majority([d if d != nd else censored.UNDECIDED for d in dec])
+    rows = [nb.claim(f"grokked ticket (k={R.prune_rate}) t_gen <= 1/3 of dense t_gen", "ticket t_gen << dense t_gen "
+                     "(Fig 2a)", measured if nd not in dec else f"{measured}; {nd}", holds, checked=True)]
+    return rows + tau_claims(R)
 
 
-def curves_fig(pairs, title):
-    fig = go.Figure()
-    dash = {"train": "dot", "test": "solid"}
-    for label, run, mem, color in pairs:
-        hh = run.history
-        for split in ("train", "test"):
-            s = hh[(hh.member == mem) & (hh.split == split) & (hh.metric == "acc")].sort_values("step")
-            fig.add_trace(go.Scatter(x=np.maximum(s.step, 1), y=s.value, mode="lines", name=f"{label} {split}",
-                                     line=dict(color=color, dash=dash[split])))
-    fig.update_xaxes(type="log", title_text="step")
-    fig.update_yaxes(title_text="accuracy")
-    fig.update_layout(title=title, template="plotly_white", height=380)
-    return fig
+def tau_claims(R):
+    tau, d = R.tau, tk.tau_decrease(R.tau)
+    if not all(R.dense_grokked):
+        why = f"the dense run did not generalise ({sum(R.dense_grokked)}/{len(R.dense_grokked)}): no grokked tickets"
+        return [nb.claim("tau_grok decreases from k=0 to k=0.6 (median over seeds; Spearman rho <= -0.8 and "
+                         "tau(0.6) < tau(0))", "245.7 -> 5.1", why, nb.NOT_AT_SCALE, checked=True),
+                nb.claim("tau_grok minimum at k ~ 0.6-0.8", "0.7 (tau 3.63)", why, nb.NOT_AT_SCALE)]
+    bound = lambda k: float(R.sweep[R.sweep.k.round(3) == round(k, 3)].tau_bound.median())  # noqa: E731
+    lower = censored.greater(d["tau_first"], bound(0.0), d["tau_last"], bound(d["k_last"]))  # tau(0.6) < tau(0)?
+    holds = bool(d["rho"] <= -0.8) if lower is True else lower  # False, or undecided when the caps cannot tell
+    n_cens = int((tau.n - tau.n_generalised).sum())
+    rows = [nb.claim("tau_grok decreases from k=0 to k=0.6 (median over seeds; Spearman rho <= -0.8 and "
+                     "tau(0.6) < tau(0))", "245.7 -> 5.1",
+                     f"{d['tau_first']:.2f} -> {d['tau_last']:.2f}; rho={d['rho']:.2f}; strictly monotone: "
+                     f"{d['strictly_decreasing']}; {n_cens} censored runs counted as > cap", holds, checked=True)]
+    fin = tau[np.isfinite(tau.tau_median)]
+    kmin = float(fin.k[fin.tau_median.idxmin()]) if len(fin) else None
+    rows.append(nb.claim("tau_grok minimum at k ~ 0.6-0.8", "0.7 (tau 3.63)",
+                         f"k={kmin} (tau {fin.tau_median.min():.2f})" if len(fin) else "no run generalised",
+                         bool(0.5 <= kmin <= 0.8) if len(fin) else nb.NOT_AT_SCALE))
+    return rows
 
 
-ticket_member = member_of(S.prune_rate)
-fig = curves_fig([("dense", dense, 0, "#1f77b4"), (f"ticket k={S.prune_rate}", sweep_run, ticket_member, "#d62728")],
-                 f"Fig 2a: dense vs grokked ticket, {task.description}")
-plots.export(fig, S.output_dir, "fig2a_dense_vs_ticket")
-fig
+claims.extend(sweep_claims(R_sweep), R_sweep)
+print("ticket t_gen / dense t_gen per seed:", [round(r, 3) for r in
+      (R_sweep.sweep.query("abs(k - @S.prune_rate) < 1e-9").t_gen.to_numpy() / R_sweep.sweep.query("k == 0").t_gen.to_numpy())])
+claims.table().tail(3)
 
 # %%
-ratios = []
-for m in range(len(SEEDS)):
-    i = member_of(S.prune_rate, m)
-    ratios.append(float(sweep_run.times.t_gen[i]) / float(dense.times.t_gen[m]))
-print("ticket t_gen / dense t_gen per seed:", [round(r, 3) for r in ratios])
+sweep.panel(S, draw=draw_sweep, claims=sweep_claims)
+
 
 # %% [markdown]
 # ## Fig 4a / 4b: when to prune, and how much
@@ -327,34 +432,59 @@ print("ticket t_gen / dense t_gen per seed:", [round(r, 3) for r in ratios])
 # before the dense model generalised should be slower or fail (paper: tickets before ~25k steps do not fully
 # generalise). 4b: k = 0.9 removes too much (see the sweep for 0.1-0.8).
 
-
 # %%
-def prune_time_sweep(fracs, rate):
+@nb.section("prune_time", knobs=["prune_times", "prune_rate", "ticket_steps"])
+def prune_time(S) -> nb.Result:
+    D, W = dense_ctx(S), sweep_ctx(S)
     members = []
-    for m in range(len(SEEDS)):
-        tg = dense.times.t_gen[m]
-        if not np.isfinite(tg):
-            continue
-        for f in fracs:
-            t = T_PRUNE[m] if f >= 1 else int(round(f * tg / S.ckpt_every) * S.ckpt_every)
-            members.append(dict(m=m, frac=f, t=t, mask=ticket_mask(dense, m, rate, t)))
-    members.append(dict(m=0, frac=None, t=T_PRUNE[0], k=0.9, mask=ticket_mask(dense, 0, 0.9, T_PRUNE[0])))
-    run = tickets(members, data, S.ticket_steps)
-    df = pd.DataFrame([dict(seed=SEEDS[mb["m"]], prune_step=mb["t"], frac_of_tgen=mb["frac"], k=mb.get("k", rate),
-                            t_gen=run.times.t_gen[i], final_test_acc=run.summary().final_test_acc[i])
-                       for i, mb in enumerate(members)])
-    return run, df
+    for m in [m for m in range(len(D.seeds)) if D.grokked[m]]:
+        for f in S.prune_times:
+            t = D.t_prune[m] if f >= 1 else int(round(f * D.run.times.t_gen[m] / S.ckpt_every) * S.ckpt_every)
+            members.append(dict(m=m, frac=f, t=t, mask=ticket_mask(D.run, m, S.prune_rate, t)))
+    members.append(dict(m=0, frac=None, t=D.t_prune[0], k=0.9, mask=ticket_mask(D.run, 0, 0.9, D.t_prune[0])))
+    run = retrain(S, D, members, S.ticket_steps)
+    summ = run.summary()
+    df = pd.DataFrame([dict(seed=D.seeds[mb["m"]], prune_step=mb["t"], frac_of_tgen=mb["frac"],
+                            k=mb.get("k", S.prune_rate), t_gen=run.times.t_gen[i],
+                            final_test_acc=summ.final_test_acc[i]) for i, mb in enumerate(members)])
+    curves = pd.concat([acc_curves(run, i, f"t={r.prune_step}" + (f", k={r.k}" if pd.isna(r.frac_of_tgen) else ""))
+                        for i, r in df.iterrows() if r.seed == D.seeds[0]], ignore_index=True)
+    ref = W.run.times.t_gen[ticket_member(W.df, S.prune_rate)]
+    return nb.Result(ptime=df, curves=curves, cap=S.ticket_steps, ticket_t_gen=float(ref),
+                     dense_grokked=[bool(g) for g in D.grokked])
 
 
-ptime_run, ptime_df = prune_time_sweep(S.prune_times, S.prune_rate)
-ptime_df
+R_ptime = prune_time(S)
+R_ptime.ptime
+
 
 # %%
-fig = curves_fig([(f"t={r.prune_step}" + ("" if r.frac_of_tgen is not None else f", k={r.k}"), ptime_run, i,
-                   None) for i, r in ptime_df.iterrows() if r.seed == SEEDS[0]],
-                 "Fig 4a/b: tickets pruned at different times (and k=0.9)")
-plots.export(fig, S.output_dir, "fig4_prune_time")
+def draw_ptime(R):
+    return plots.accuracy_curves(R.curves, "Fig 4a/b: tickets pruned at different times (and k=0.9)")
+
+
+def ptime_claims(R):
+    df, cap = R.ptime, R.cap
+    early = df[df.frac_of_tgen.notna() & (df.frac_of_tgen < 0.5)].t_gen.tolist()
+    late = df[df.frac_of_tgen.notna() & (df.frac_of_tgen >= 1)].t_gen.tolist()
+    holds = censored.all_greater(early, cap, late, cap) if early and late else nb.NOT_AT_SCALE
+    k9 = df[df.frac_of_tgen.isna()].iloc[0]
+    slow = censored.greater(k9.t_gen, cap, R.ticket_t_gen, cap)
+    return [nb.claim("tickets pruned well before dense t_gen generalise later (Fig 4a)",
+                     "no full generalisation before ~25k", f"early t_gen {censored.summary(early, cap)}, at t_prune "
+                     f"{censored.summary(late, cap)}" if early and late else "no dense run generalised", holds),
+            nb.claim("k=0.9 ticket fails or is slow (Fig 4b)", "does not generalise",
+                     f"t_gen={censored.show(k9.t_gen, cap)} vs k={0.6} ticket {censored.show(R.ticket_t_gen, cap)}, "
+                     f"final test acc {k9.final_test_acc:.3f}", slow if all(R.dense_grokked) else nb.NOT_AT_SCALE)]
+
+
+fig = draw_ptime(R_ptime)
+export(fig, "fig4_prune_time")
+claims.extend(ptime_claims(R_ptime), R_ptime)
 fig
+
+# %%
+prune_time.panel(S, draw=draw_ptime, claims=ptime_claims)
 
 # %% [markdown]
 # ## Fig 5a/6 and 5b: controls that do NOT accelerate grokking
@@ -365,36 +495,98 @@ fig
 
 
 # %%
-def controls(rate):
-    members = []
-    probe = build(MODEL_CFG, n_members=len(SEEDS), seeds=SEEDS)
-    r = {}
-    for m in range(len(SEEDS)):
-        th0 = dense.member_state(m, 0)
-        mk = ticket_mask(dense, m, rate, T_PRUNE[m])
+@nb.section("controls", knobs=["prune_rate", "ticket_steps"])
+def controls(S) -> nb.Result:
+    D, members, ratios = dense_ctx(S), [], []
+    probe = build(D.cfg, n_members=len(D.seeds), seeds=D.seeds)
+    for m in range(len(D.seeds)):
+        mk = ticket_mask(D.run, m, S.prune_rate, D.t_prune[m])
         for pn in (1, 2):
-            r[(m, pn)] = float(prune.norm_ratio(th0, mk, pn))
-            members.append(dict(m=m, kind=f"dense, L{pn}-norm matched (r={r[(m, pn)]:.3f})", scale=r[(m, pn)]))
+            r = float(prune.norm_ratio(D.run.member_state(m, 0), mk, pn))
+            ratios.append(dict(seed=D.seeds[m], p=pn, r=r))
+            members.append(dict(m=m, kind=f"dense, L{pn}-norm matched (r={r:.3f})", scale=r))
         members.append(dict(m=m, kind="grokked ticket", mask=mk))
     for method in prune.PAI_METHODS:
-        ms = prune.at_init(method, probe, data, rate, seed=S.seed)
-        for m in range(len(SEEDS)):
-            members.append(dict(m=m, kind=f"PaI {method}", mask={n: v[m : m + 1] for n, v in ms.items()}))
-    run = tickets(members, data, S.ticket_steps)
+        ms = prune.at_init(method, probe, D.data, S.prune_rate, seed=S.seed)
+        members += [dict(m=m, kind=f"PaI {method}", mask={n: v[m : m + 1] for n, v in ms.items()})
+                    for m in range(len(D.seeds))]
+    run = retrain(S, D, members, S.ticket_steps)
     summ = run.summary()
-    df = pd.DataFrame([dict(seed=SEEDS[mb["m"]], kind=mb["kind"], t_mem=run.times.t_mem[i], t_gen=run.times.t_gen[i],
+    df = pd.DataFrame([dict(seed=D.seeds[mb["m"]], kind=mb["kind"], t_mem=run.times.t_mem[i], t_gen=run.times.t_gen[i],
                             final_test_acc=summ.final_test_acc[i]) for i, mb in enumerate(members)])
-    return run, df, r
+    curves = pd.concat([acc_curves(run, i, r.kind) for i, r in df.iterrows() if r.seed == D.seeds[0]],
+                       ignore_index=True)
+    return nb.Result(controls=df, norm_ratio=pd.DataFrame(ratios), curves=curves, cap=S.ticket_steps,
+                     prune_rate=S.prune_rate, dense_grokked=[bool(g) for g in D.grokked])
 
 
-ctrl_run, ctrl_df, norm_r = controls(S.prune_rate)
-ctrl_df
+R_ctrl = controls(S)
+R_ctrl.controls
+
 
 # %%
-fig = curves_fig([(r.kind, ctrl_run, i, None) for i, r in ctrl_df.iterrows() if r.seed == SEEDS[0]],
-                 f"Fig 5: norm-matched dense and pruning at init vs the grokked ticket (k={S.prune_rate})")
-plots.export(fig, S.output_dir, "fig5_controls")
+def draw_controls(R):
+    return plots.accuracy_curves(R.curves, "Fig 5: norm-matched dense and pruning at init vs the grokked ticket "
+                                           f"(k={R.prune_rate})")
+
+
+def control_claims(R):
+    df, cap, nr = R.controls, R.cap, R.norm_ratio
+    tk_ = df[df.kind == "grokked ticket"].t_gen.tolist()
+    nm = df[df.kind.str.startswith("dense")].t_gen.tolist()
+    pai = df[df.kind.str.startswith("PaI")]
+    ok = all(R.dense_grokked)
+    why = "" if ok else "; not a grokked ticket: the dense run did not generalise"
+    return [nb.claim("norm-matched dense does not match the grokked ticket (t_gen > 2x ticket's)",
+                     "does not grok faster; r2~0.649, r1~0.415 (repo)",
+                     f"r2={nr[nr.p == 2].r.mean():.3f}, r1={nr[nr.p == 1].r.mean():.3f}; t_gen "
+                     f"{censored.summary(nm, cap)} vs ticket {censored.summary(tk_, cap)}{why}",
+                     censored.all_greater(nm, cap, tk_, cap, 2) if ok else nb.NOT_AT_SCALE),
+            nb.claim("PaI tickets (random, SNIP, GraSP, SynFlow) do not match the grokked ticket (t_gen > 2x ticket's)",
+                     "all worse than the grokked ticket", "; ".join(f"{k_}: {censored.summary(g.t_gen, cap)}"
+                                                                    for k_, g in pai.groupby("kind")) + why,
+                     censored.all_greater(pai.t_gen.tolist(), cap, tk_, cap, 2) if ok else nb.NOT_AT_SCALE)]
+
+
+fig = draw_controls(R_ctrl)
+export(fig, "fig5_controls")
+claims.extend(control_claims(R_ctrl), R_ctrl)
 fig
+
+# %%
+controls.panel(S, draw=draw_controls, claims=control_claims)
+
+# %% [markdown]
+# ## Fig 6: weight norms over training, dense vs grokked ticket
+# L1 and L2 norms of all four weight matrices (seed 0) at every checkpoint of the dense run and of the ticket with
+# `k = prune_rate` (its pruned weights are zeros). The paper: the ticket starts with a smaller norm, but the
+# norm-matched dense model above shows that a small norm alone does not remove the delay.
+
+
+# %%
+@nb.section("norms", knobs=["prune_rate"])
+def norms(S) -> nb.Result:
+    D, W = dense_ctx(S), sweep_ctx(S)
+    rows = [dict(model=label, step=s, **tk.weight_norms(run.member_state(mem, s)))
+            for label, run, mem in (("dense", D.run, 0), (f"ticket k={S.prune_rate}", W.run,
+                                                           ticket_member(W.df, S.prune_rate)))
+            for s in sorted(run.checkpoints)]
+    return nb.Result(norms=pd.DataFrame(rows), t_gen_dense=float(D.run.times.t_gen[0]))
+
+
+R_norms = norms(S)
+
+
+def draw_norms(R):
+    return plots.metric_grid(R.norms, "step", ["l1", "l2"], "model", "Fig 6: L1 and L2 weight norms (seed 0)")
+
+
+fig = draw_norms(R_norms)
+export(fig, "fig6_weight_norms")
+fig
+
+# %%
+norms.panel(S, draw=draw_norms)
 
 # %% [markdown]
 # **What to look for:** the grokked ticket's test accuracy rises right after memorisation; the norm-matched dense
@@ -403,45 +595,57 @@ fig
 # ## Fig 7: the mask moves when the test accuracy jumps
 # Magnitude masks (`k = prune_rate`) of the dense run at its checkpoints; Jaccard distance between the masks at
 # `t` and `t + jd_gap` (spec 01: 2000 steps; `ci` 200, its run is short) against the test-accuracy change over the
-# same interval. Peak and jump are compared after `t_mem`
-# (during memorisation both move for trivial reasons).
+# same interval. Peak and jump are compared after `t_mem` (during memorisation both move for trivial reasons).
 
 
 # %%
-def jaccard_curve(m, rate, gap):
-    steps_ = sorted(s for s in dense.checkpoints if s % S.ckpt_every == 0)
-    acc = dense.history[(dense.history.member == m) & (dense.history.split == "test")
-                        & (dense.history.metric == "acc")].set_index("step").value
+@nb.section("jaccard", knobs=["prune_rate", "jd_gap"])
+def jaccard(S) -> nb.Result:
+    D = dense_ctx(S)
+    gap = max(1, round(S.jd_gap / S.ckpt_every))  # in checkpoints
+    steps_ = sorted(s for s in D.run.checkpoints if s % S.ckpt_every == 0)
+    h = D.run.history
+    acc = h[(h.member == 0) & (h.split == "test") & (h.metric == "acc")].set_index("step").value
     rows = []
     for a, b in zip(steps_[:-gap], steps_[gap:]):
-        ma = ticket_mask(dense, m, rate, a)
-        mb = ticket_mask(dense, m, rate, b)
-        jd = structure.jaccard_distance(ma, mb)
+        jd = structure.jaccard_distance(ticket_mask(D.run, 0, S.prune_rate, a), ticket_mask(D.run, 0, S.prune_rate, b))
         rows.append(dict(step=a, jd=float(jd["all"]), **{f"jd_{n}": float(v) for n, v in jd.items() if n != "all"},
                          d_test_acc=float(acc.get(b, np.nan) - acc.get(a, np.nan))))
-    return pd.DataFrame(rows)
+    if not rows:
+        raise ValueError(f"jd_gap={S.jd_gap} is longer than the dense run ({max(D.run.checkpoints)} steps): lower jd_gap")
+    df = pd.DataFrame(rows)
+    t_mem = float(D.run.times.t_mem[0])
+    jd_peak, acc_jump = tk.peak_alignment(df, t_mem)  # the paper's axis starts after memorisation
+    jd_peak_all, acc_jump_all = tk.peak_alignment(df)
+    return nb.Result(jd=df, jd_peak=jd_peak, acc_jump=acc_jump, jd_peak_all=jd_peak_all, acc_jump_all=acc_jump_all,
+                     t_mem=t_mem, gap_steps=gap * S.ckpt_every, ckpt_every=S.ckpt_every)
 
 
-JD_GAP = max(1, round(S.jd_gap / S.ckpt_every))  # in checkpoints
-jd_df = jaccard_curve(0, S.prune_rate, JD_GAP)
-if jd_df.empty:
-    raise ValueError(f"jd_gap={S.jd_gap} is longer than the dense run ({max(dense.checkpoints)} steps): lower jd_gap")
-fig = make_subplots(specs=[[{"secondary_y": True}]])
-for c in [c for c in jd_df if c.startswith("jd")]:
-    fig.add_trace(go.Scatter(x=jd_df.step, y=jd_df[c], name=c, mode="lines", line=dict(width=3 if c == "jd" else 1)))
-fig.add_trace(go.Scatter(x=jd_df.step, y=jd_df.d_test_acc, name="test acc change", mode="lines",
-                         line=dict(color="black", dash="dot")), secondary_y=True)
-fig.update_layout(title=f"Fig 7: Jaccard distance JD(t + {JD_GAP * S.ckpt_every}, t) vs test-accuracy change (seed 0)",
-                  template="plotly_white", height=400)
-plots.export(fig, S.output_dir, "fig7_jaccard")
-# compare after memorisation (t >= t_mem): before it, masks and test accuracy both move for trivial reasons
-post = jd_df[jd_df.step >= np.nan_to_num(dense.times.t_mem[0], nan=0.0)]
-post = post if len(post) else jd_df
-jd_peak = int(post.step[post.jd.idxmax()])
-acc_jump = int(post.step[post.d_test_acc.idxmax()])
-print(f"after t_mem={dense.times.t_mem[0]:.0f}: JD peak at step {jd_peak}, largest test-acc jump at step {acc_jump} "
-      f"(checkpoints every {S.ckpt_every})")
+R_jd = jaccard(S)
+print(f"after t_mem={R_jd.t_mem:.0f}: JD peak at step {R_jd.jd_peak}, largest test-acc jump at step {R_jd.acc_jump} "
+      f"(checkpoints every {R_jd.ckpt_every})")
+
+
+# %%
+def draw_jaccard(R):
+    return plots.jaccard_vs_acc(R.jd, f"Fig 7: Jaccard distance JD(t + {R.gap_steps}, t) vs test-accuracy change "
+                                      "(seed 0)")
+
+
+def jaccard_claims(R):
+    return [nb.claim("JD peak within one checkpoint of the largest test-acc jump (Fig 7)", "coincide",
+                     f"after t_mem={R.t_mem:.0f}: JD peak {R.jd_peak}, acc jump {R.acc_jump}, checkpoint "
+                     f"{R.ckpt_every} (whole run: JD peak {R.jd_peak_all}, acc jump {R.acc_jump_all})",
+                     bool(abs(R.jd_peak - R.acc_jump) <= R.ckpt_every))]
+
+
+fig = draw_jaccard(R_jd)
+export(fig, "fig7_jaccard")
+claims.extend(jaccard_claims(R_jd), R_jd)
 fig
+
+# %%
+jaccard.panel(S, draw=draw_jaccard, claims=jaccard_claims)
 
 # %% [markdown]
 # ## Fig 8: periodic weights and Fourier entropy
@@ -451,70 +655,93 @@ fig
 
 
 # %%
-def fe_curves(m=0):
-    tm = ticket_member if m == 0 else member_of(S.prune_rate, m)
-    rows = []
-    for label, run, mem in (("dense", dense, m), ("ticket", sweep_run, tm)):
+@nb.section("fourier", knobs=["prune_rate"])
+def fourier_entropy(S) -> nb.Result:
+    D, W = dense_ctx(S), sweep_ctx(S)
+    tm, rows = ticket_member(W.df, S.prune_rate), []
+    for label, run, mem in (("dense", D.run, 0), ("ticket", W.run, tm)):
         for s in sorted(run.checkpoints):
             st = run.member_state(mem, s)
             rows.append(dict(model=label, step=s, fe_shannon=float(fourier.embed_mlp_entropy(st, "shannon", p=S.p)),
                              fe_repo=float(fourier.embed_mlp_entropy(st, "repo", p=S.p))))
-    return pd.DataFrame(rows)
+    t_early = int(0.25 * D.t_prune[0])
+    s_t = min(W.run.checkpoints, key=lambda s: abs(s - t_early))
+    neurons = lambda st: fourier.embed_mlp_rows(st, p=S.p)[0][:3].numpy()  # noqa: E731
+    return nb.Result(fe=pd.DataFrame(rows), t_early=t_early, rows_theta0=neurons(D.run.member_state(0, 0)),
+                     rows_ticket_early=neurons(W.run.member_state(tm, s_t)),
+                     rows_dense_prune=neurons(D.run.member_state(0, D.t_prune[0])))
 
 
-fe_df = fe_curves()
-fig = make_subplots(rows=1, cols=2, subplot_titles=["Shannon FE (nats)", "repo-compatible FE"])
-for j, col in enumerate(("fe_shannon", "fe_repo"), start=1):
-    for label, g in fe_df.groupby("model"):
-        fig.add_trace(go.Scatter(x=g.step, y=g[col], name=label, mode="lines+markers", showlegend=j == 1,
-                                 line=dict(color="#1f77b4" if label == "dense" else "#d62728")), row=1, col=j)
-fig.update_layout(title="Fig 8: Fourier entropy of W_in_proj rows", template="plotly_white", height=380)
-plots.export(fig, S.output_dir, "fig8_fourier_entropy")
-fig
+R_fe = fourier_entropy(S)
+
 
 # %%
-rows_d = fourier.embed_mlp_rows(dense.member_state(0, T_PRUNE[0]), p=S.p)[0]
-rows_t = fourier.embed_mlp_rows(sweep_run.member_state(ticket_member, min(sweep_run.checkpoints,
-                                key=lambda s: abs(s - int(0.25 * T_PRUNE[0])))), p=S.p)[0]
-rows_0 = fourier.embed_mlp_rows(dense.member_state(0, 0), p=S.p)[0]
-fig = make_subplots(rows=1, cols=3, subplot_titles=["dense theta_0", "ticket early", "dense at t_prune"])
-for j, r in enumerate((rows_0, rows_t, rows_d), start=1):
-    for i in range(3):
-        fig.add_trace(go.Scatter(y=r[i].numpy(), mode="lines", showlegend=False), row=1, col=j)
-fig.update_layout(title="Fig 8 (bottom): input weights of three neurons", template="plotly_white", height=300)
-plots.export(fig, S.output_dir, "fig8_neuron_rows")
-fig
+def draw_fourier(R):
+    return [plots.metric_grid(R.fe, "step", ["fe_shannon", "fe_repo"], "model",
+                              "Fig 8: Fourier entropy of W_in_proj rows (Shannon, nats; repo-compatible)", height=380),
+            plots.weight_rows({"dense theta_0": R.rows_theta0, "ticket early": R.rows_ticket_early,
+                               "dense at t_prune": R.rows_dense_prune}, title="Fig 8 (bottom): input weights of three "
+                                                                              "neurons")]
+
+
+def fourier_claims(R):
+    fe_d = R.fe[R.fe.model == "dense"].set_index("step").fe_shannon
+    fe_t = R.fe[R.fe.model == "ticket"].set_index("step").fe_shannon
+    s_e = min(fe_t.index, key=lambda s: abs(s - R.t_early))
+    s_d = min(fe_d.index, key=lambda s: abs(s - s_e))
+    return [nb.claim("ticket's Fourier entropy drops early (below dense at ~t_prune/4)",
+                     "FE(ticket) drops by 2k, dense later", f"step {s_e}: ticket {fe_t[s_e]:.3f} vs dense "
+                     f"{fe_d[s_d]:.3f} (Shannon; theta_0 {fe_d.iloc[0]:.3f})", bool(fe_t[s_e] < fe_d[s_d]))]
+
+
+figs_fe = draw_fourier(R_fe)
+export(figs_fe[0], "fig8_fourier_entropy")
+export(figs_fe[1], "fig8_neuron_rows")
+claims.extend(fourier_claims(R_fe), R_fe)
+figs_fe[0]
+
+# %%
+figs_fe[1]
+
+# %%
+fourier_entropy.panel(S, draw=draw_fourier, claims=fourier_claims)
 
 # %% [markdown]
 # ## Fig 9: graph structure of the masks
 # Each masked matrix is a bipartite graph (inputs x outputs). Spectral gap, weighted spectral gap (|theta| on the kept
 # edges), Ramanujan gap, average path length and Latapy bipartite clustering (the paper's triangle clustering is
-# identically 0 on a bipartite graph) of the magnitude masks of the dense run along training (`W_in`, `W_out`).
-
+# identically 0 on a bipartite graph) of the magnitude masks of the dense run along training, for all four layers
+# (`W_E`, `W_in`, `W_out`, `W_U`; `graph_layers`, ci: the two hidden ones). The paper's Table 1 (edge-popup masks, `W_in`/`W_out`) is in the next section.
 
 # %%
-def graph_curve(m=0, rate=None, layers=("W_in", "W_out"), every=1):
-    rate = S.prune_rate if rate is None else rate
-    rows = []
-    steps_ = sorted(dense.checkpoints)[::every]
-    for s in steps_:
-        st = dense.member_state(m, s)
-        mk = prune.magnitude(st, rate, "global")
-        tab = structure.graph_metrics_table({n: mk[n] for n in layers}, st, path_length=True)
+GRAPH_METRICS = ["weighted_spectral_gap", "spectral_gap", "ramanujan_gap", "avg_path_length", "clustering"]
+
+
+@nb.section("graph", knobs=["prune_rate", "graph_layers"])
+def graph(S) -> nb.Result:
+    D, rows = dense_ctx(S), []
+    for s in sorted(D.run.checkpoints)[::max(1, len(D.run.checkpoints) // 12)]:
+        st = D.run.member_state(0, s)
+        mk = prune.magnitude(st, S.prune_rate, "global")
+        tab = structure.graph_metrics_table({n: mk[n] for n in S.graph_layers}, st, path_length=True)
         rows += [dict(step=s, **r) for r in tab.to_dict("records")]
-    return pd.DataFrame(rows)
+    return nb.Result(graph=pd.DataFrame(rows))
 
 
-graph_df = graph_curve(every=max(1, len(dense.checkpoints) // 12))
-metrics_ = ["weighted_spectral_gap", "spectral_gap", "ramanujan_gap", "avg_path_length", "clustering"]
-fig = make_subplots(rows=1, cols=len(metrics_), subplot_titles=metrics_)
-for j, met in enumerate(metrics_, start=1):
-    for layer, g in graph_df.groupby("layer"):
-        fig.add_trace(go.Scatter(x=g.step, y=g[met], name=layer, mode="lines+markers", showlegend=j == 1), row=1, col=j)
-fig.update_layout(title="Fig 9: mask-graph measures of the dense run's magnitude masks", template="plotly_white",
-                  height=350)
-plots.export(fig, S.output_dir, "fig9_graph_metrics")
+R_graph = graph(S)
+
+
+def draw_graph(R):
+    return plots.metric_grid(R.graph, "step", GRAPH_METRICS, "layer",
+                             "Fig 9: mask-graph measures of the dense run's magnitude masks")
+
+
+fig = draw_graph(R_graph)
+export(fig, "fig9_graph_metrics")
 fig
+
+# %%
+graph.panel(S, draw=draw_graph)
 
 # %% [markdown]
 # ## Table 1 / Fig 9: edge-popup from a memorising checkpoint
@@ -525,261 +752,262 @@ fig
 # dense run continuing (its own curve). [decided] theta_mem comes from the main dense run (the repo trains a
 # separate one with lr 1e-2 and 50% train data).
 
-
 # %%
-def edge_popup(start, ep_steps, keep=0.4):
-    theta = dense.member_state(0, start)
-    cfg = EdgePopupConfig(MODEL_CFG, keep=keep)
-    ck = tuple(range(0, ep_steps + 1, max(S.ckpt_every, ep_steps // 10)))
+def edge_popup_runs(S, D, keep=0.4):
+    theta = D.run.member_state(0, S.ep_start)
+    cfg = EdgePopupConfig(D.cfg, keep=keep)
+    ck = tuple(range(0, S.ep_steps + 1, max(S.ckpt_every, S.ep_steps // 10)))
     frozen = EdgePopup.from_state(cfg, theta, seeds=[S.seed])
-    r_frozen = fit(frozen, data, TrainConfig(steps=ep_steps, lr=S.lr, weight_decay=0.0, eval_every=S.eval_every,
-                                             checkpoint_steps=ck, device=S.device),
+    r_frozen = fit(frozen, D.data, TrainConfig(steps=S.ep_steps, lr=S.lr, weight_decay=0.0, eval_every=S.eval_every,
+                                               checkpoint_steps=ck, device=S.device),
                    trainable=frozen.score_names(), progress=False, desc="EP frozen")
     both = EdgePopup.from_state(cfg, {n: v.expand(2, *v.shape[1:]).clone() for n, v in theta.items()},
                                 seeds=[S.seed, S.seed])
-    r_both = fit(both, data, TrainConfig(steps=ep_steps, lr=S.lr, weight_decay=(S.weight_decay, 0.0),
-                                         eval_every=S.eval_every, device=S.device), progress=False, desc="EP+w")
-    acc = lambda run, m: run.history[(run.history.member == m) & (run.history.split == "test")  # noqa: E731
-                                     & (run.history.metric == "acc")].set_index("step").value
-    dh = acc(dense, 0)
-    series = {"WD (dense continues)": dh[(dh.index >= start) & (dh.index <= start + ep_steps)].set_axis(
-                  dh[(dh.index >= start) & (dh.index <= start + ep_steps)].index - start),
-              "EP w/o WD (weights frozen)": acc(r_frozen, 0), "EP + weights, WD": acc(r_both, 0),
-              "EP + weights, no WD": acc(r_both, 1)}
-    return series, r_frozen, cfg
+    r_both = fit(both, D.data, TrainConfig(steps=S.ep_steps, lr=S.lr, weight_decay=(S.weight_decay, 0.0),
+                                           eval_every=S.eval_every, device=S.device), progress=False, desc="EP+w")
+    return r_frozen, r_both, cfg
 
 
-ep_series, ep_frozen, ep_cfg = edge_popup(S.ep_start, S.ep_steps)
-report = [int(round(f * S.ep_steps)) for f in (0.3, 0.5, 0.7, 1.0)]
-ep_table = pd.DataFrame({name: [float(s.reindex([t], method="nearest").iloc[0]) for t in report]
-                         for name, s in ep_series.items()}, index=pd.Index(report, name="steps after theta_mem")).T
-fig = go.Figure([go.Scatter(x=s.index, y=s.values, name=name, mode="lines") for name, s in ep_series.items()])
-fig.update_layout(title=f"Table 1: test accuracy from theta_mem (step {S.ep_start})", template="plotly_white",
-                  height=380, xaxis_title="steps after theta_mem", yaxis_title="test accuracy")
-plots.export(fig, S.output_dir, "table1_edge_popup")
-ep_table
+def test_acc(run, m, label, shift=0, upto=None):
+    c = acc_curves(run, m, label)
+    c = c[(c.split == "test") & (c.step >= shift) & (c.step <= (upto if upto is not None else c.step.max()))]
+    return c.assign(step=c.step - shift)
+
 
 # %%
-ep_graph = []
-for s_ in sorted(ep_frozen.checkpoints):
-    mk = masks_from_state(ep_cfg, ep_frozen.checkpoints[s_])
-    w = {n: ep_frozen.checkpoints[s_]["base." + n] for n in mk}
-    tab = structure.graph_metrics_table({n: mk[n] for n in ("W_in", "W_out")}, w)
-    ep_graph += [dict(step=s_, **r) for r in tab.to_dict("records")]
-ep_graph = pd.DataFrame(ep_graph)
-ep_graph
+@nb.section("edge_popup", knobs=["ep_start", "ep_steps"])
+def edge_popup(S) -> nb.Result:
+    D = dense_ctx(S)
+    r_frozen, r_both, cfg = edge_popup_runs(S, D)
+    curves = pd.concat([test_acc(D.run, 0, "WD (dense continues)", S.ep_start, S.ep_start + S.ep_steps),
+                        test_acc(r_frozen, 0, "EP w/o WD (weights frozen)"), test_acc(r_both, 0, "EP + weights, WD"),
+                        test_acc(r_both, 1, "EP + weights, no WD")], ignore_index=True)
+    report = [int(round(f * S.ep_steps)) for f in (0.3, 0.5, 0.7, 1.0)]
+    table = pd.DataFrame([dict(variant=v, **{str(t): a for t, a in zip(report, tk.at_steps(g, report))})
+                          for v, g in curves.groupby("label", sort=False)])
+    ep_graph = []
+    for s_ in sorted(r_frozen.checkpoints):
+        mk = masks_from_state(cfg, r_frozen.checkpoints[s_])
+        w = {n: r_frozen.checkpoints[s_]["base." + n] for n in mk}
+        tab = structure.graph_metrics_table({n: mk[n] for n in ("W_in", "W_out")}, w)
+        ep_graph += [dict(step=s_, **r) for r in tab.to_dict("records")]
+    return nb.Result(curves=curves, table=table, graph=pd.DataFrame(ep_graph), ep_start=S.ep_start)
+
+
+R_ep = edge_popup(S)
+R_ep.table
+
+
+# %%
+def draw_edge_popup(R):
+    return plots.accuracy_curves(R.curves, f"Table 1: test accuracy from theta_mem (step {R.ep_start})", log_x=False)
+
+
+def edge_popup_claims(R):
+    tab = R.table.set_index("variant")
+    first = float(R.curves[R.curves.label == "WD (dense continues)"].sort_values("step").value.iloc[0])
+    ep, epwd, wd = (tab.loc[v] for v in ("EP w/o WD (weights frozen)", "EP + weights, WD", "WD (dense continues)"))
+    return [nb.claim("edge-popup with frozen weights ends above theta_mem's test acc (Table 1, EP w/o WD)",
+                     "0.68 / 0.80 / 0.84 / 0.92", f"theta_mem {first:.2f}; EP w/o WD "
+                     + " / ".join(f"{v:.2f}" for v in ep), bool(ep.iloc[-1] > first)),
+            nb.claim("EP + weights with WD generalises at least as fast as WD alone (Table 1)",
+                     "EP w/ WD 0.82/0.96/0.99/1.00 vs WD 0.53/0.95/1.00/1.00",
+                     f"EP+WD {' / '.join(f'{v:.2f}' for v in epwd)}; WD {' / '.join(f'{v:.2f}' for v in wd)}",
+                     bool(epwd.iloc[0] >= wd.iloc[0]))]
+
+
+fig = draw_edge_popup(R_ep)
+export(fig, "table1_edge_popup")
+claims.extend(edge_popup_claims(R_ep), R_ep)
+display(R_ep.graph)
+fig
+
+# %%
+edge_popup.panel(S, draw=draw_edge_popup, claims=edge_popup_claims)
 
 # %% [markdown]
 # ## Fig 17: tickets without weight decay
 # Dense model and tickets (k in `nowd_rates`, masks from the weight-decay dense run at `t_prune`) retrained with
 # weight decay 0. Paper: the dense model does not generalise without weight decay; a ticket at the critical
-# k ~ 0.81 does.
+# k ~ 0.81 does. "Does not generalise" is only shown by a cap well past the weight-decay dense run's t_gen
+# (3x here); a shorter cap says "not at this scale".
 
 
 # %%
-def no_wd(rates):
-    members = [dict(m=0, k=0.0)] + [dict(m=0, k=r, mask=ticket_mask(dense, 0, r, T_PRUNE[0])) for r in rates]
-    run = tickets(members, data, S.nowd_steps, wd=0.0)
+@nb.section("no_wd", knobs=["nowd_rates", "nowd_steps"])
+def no_wd(S) -> nb.Result:
+    D = dense_ctx(S)
+    members = [dict(m=0, k=0.0)] + [dict(m=0, k=r, mask=ticket_mask(D.run, 0, r, D.t_prune[0])) for r in S.nowd_rates]
+    run = retrain(S, D, members, S.nowd_steps, wd=0.0)
     summ = run.summary()
-    return run, pd.DataFrame([dict(k=mb["k"], t_gen=run.times.t_gen[i], final_test_acc=summ.final_test_acc[i])
-                              for i, mb in enumerate(members)])
+    df = pd.DataFrame([dict(k=mb["k"], t_gen=run.times.t_gen[i], final_test_acc=summ.final_test_acc[i])
+                       for i, mb in enumerate(members)])
+    curves = pd.concat([acc_curves(run, i, f"k={r.k}") for i, r in df.iterrows()], ignore_index=True)
+    return nb.Result(no_wd=df, curves=curves, cap=S.nowd_steps, dense_wd_t_gen=float(D.run.times.t_gen[0]))
 
 
-nowd_run, nowd_df = no_wd(S.nowd_rates)
-fig = curves_fig([(f"k={r.k}", nowd_run, i, None) for i, r in nowd_df.iterrows()], "Fig 17: no weight decay")
-plots.export(fig, S.output_dir, "fig17_no_weight_decay")
-nowd_df
+R_nowd = no_wd(S)
+R_nowd.no_wd
+
+
+# %%
+def draw_no_wd(R):
+    return plots.accuracy_curves(R.curves, "Fig 17: no weight decay")
+
+
+def no_wd_claims(R):
+    nd = R.no_wd.set_index("k")
+    crit = [k_ for k_ in nd.index if k_ > 0 and np.isfinite(nd.t_gen[k_])]
+    dense_never = censored.is_censored(nd.t_gen[0.0])
+    long_enough = np.isfinite(R.dense_wd_t_gen) and R.cap >= 3 * R.dense_wd_t_gen
+    holds = bool(len(crit) > 0) if dense_never and long_enough else (False if not dense_never else nb.NOT_AT_SCALE)
+    return [nb.claim("without weight decay: dense does not generalise, some ticket with k in 0.8-0.9 does (Fig 17)",
+                     "critical k = 0.81", f"dense t_gen {censored.show(nd.t_gen[0.0], R.cap)} (with wd: "
+                     f"{censored.show(R.dense_wd_t_gen, R.cap)}), final test acc {nd.final_test_acc[0.0]:.3f}; "
+                     f"tickets that generalise: {crit}", holds)]
+
+
+fig = draw_no_wd(R_nowd)
+export(fig, "fig17_no_weight_decay")
+claims.extend(no_wd_claims(R_nowd), R_nowd)
+fig
+
+# %%
+no_wd.panel(S, draw=draw_no_wd, claims=no_wd_claims)
 
 # %% [markdown]
 # ## Fig 2b-e and Fig 10: other models and tasks
 # Fig 2b: the same protocol on a 1-layer transformer (1 head, no LayerNorm, d_mlp 128; `tr_d_model`, `transformer`).
-# Fig 2c-e, 10: the same protocol (dense until `t_gen + margin`, magnitude prune `k = prune_rate`, rewind, retrain) on other modular
-# operations (one ensemble with per-member labels; the paper's `E_a + E_b` input is symmetric in a and b, so with
-# `embedding="auto"` a list including a-b or a/b trains all members with separate operand tables), polynomial regression (MSE; "accuracy" = share of rows with squared
-# error < 0.01), sparse parity and digit classification (MLP, MSE to one-hot, init scale kappa = 8; `extra_tasks`).
+# Fig 2c-e, 10: the same protocol (dense until `t_gen + margin`, magnitude prune `k = prune_rate`, rewind, retrain)
+# on other modular operations (one ensemble with per-member labels; the paper's `E_a + E_b` input is symmetric in a
+# and b, so with `embedding="auto"` a list including a-b or a/b trains all members with separate operand tables),
+# polynomial regression (MSE; "accuracy" = share of rows with squared error < 0.01), sparse parity and digit
+# classification (MLP, MSE to one-hot, init scale kappa = 8; `extra_tasks`).
 # `extras=True` turns the section on (`demo`: the transformer only; `paper`: everything); the `ci` profile skips it.
 # [decided] `extra_steps` = 50k in `paper`: at 3k and 5k steps none of the three MLP tasks generalised (dense or
 # ticket) on 2 CPU cores, so the demo leaves them out.
 
 
 # %%
-def dense_then_ticket(model_cfg, data, *, lr, wd, steps, loss="ce", rate=None, members=1, labels=None):
-    rate = S.prune_rate if rate is None else rate
+def dense_then_ticket(S, model_cfg, data, *, lr, wd, steps, loss="ce", members=1, labels=None):
     ck = tuple(range(0, steps + 1, S.ckpt_every))
     cfg = dict(lr=lr, weight_decay=wd, loss=loss, eval_every=S.eval_every, device=S.device)
     d_run = fit(build(model_cfg, n_members=members, seeds=[S.seed] * members), data,
                 TrainConfig(steps=steps, early_stop_patience=S.margin + S.ckpt_every, checkpoint_steps=ck, **cfg),
                 progress=False, desc="dense")
-    tps = [prune_time(d_run, m)[0] for m in range(members)]
-    masks = prune.stack([prune.magnitude(d_run.member_state(m, t), rate, "global") for m, t in enumerate(tps)])
+    tps = [tk.prune_step(d_run.times.t_gen[m], S.margin, S.ckpt_every, max(d_run.checkpoints))[0]
+           for m in range(members)]
+    masks = prune.stack([prune.magnitude(d_run.member_state(m, t), S.prune_rate, "global") for m, t in enumerate(tps)])
+    t_steps = max(tps) + S.ckpt_every
     t_run = fit(build(model_cfg, n_members=members, seeds=[S.seed] * members), data,
-                TrainConfig(steps=max(tps) + S.ckpt_every, early_stop_patience=0, **cfg), masks=masks,
-                progress=False, desc="ticket")
+                TrainConfig(steps=t_steps, early_stop_patience=0, **cfg), masks=masks, progress=False, desc="ticket")
     rows = [dict(task=(labels or [""])[m], t_prune=tps[m], dense_t_mem=d_run.times.t_mem[m],
-                 dense_t_gen=d_run.times.t_gen[m], ticket_t_mem=t_run.times.t_mem[m], ticket_t_gen=t_run.times.t_gen[m])
-            for m in range(members)]
-    return d_run, t_run, rows
+                 dense_t_gen=d_run.times.t_gen[m], ticket_t_mem=t_run.times.t_mem[m], ticket_t_gen=t_run.times.t_gen[m],
+                 dense_cap=steps, ticket_cap=t_steps) for m in range(members)]
+    curves = [pd.concat([acc_curves(d_run, m, "dense"), acc_curves(t_run, m, "ticket")]).assign(figure=lab)
+              for m, lab in enumerate(labels or [""])]
+    return rows, curves
 
 
-extra_rows, extra_figs = [], []
-if S.extras and S.transformer:
+# %%
+def extra_transformer(S):
     # Fig 2b: 1-layer transformer (1 head, no LayerNorm, d_mlp 128, logits at the last token) on the main task
     # [decided] CPU profiles: all p^2 pairs and lr 3e-3 (measured at p=67, 40%, d_model 128: a <= b with lr 1e-3 did
     # not grok within 15k steps (203 s); all pairs with lr 3e-3 grokked at step 550)
     t_tr = ModularTask(p=S.p, operation=S.operation, pairs=S.tr_pairs)
-    sp_tr = random_split(t_tr, S.train_frac, seed=S.seed)
-    tr_cfg = TransformerConfig(d_vocab=S.p + 1, n_ctx=3, d_vocab_out=S.p, d_model=S.tr_d_model, n_heads=1, d_mlp=128)
-    dr, tr, rows = dense_then_ticket(tr_cfg, Data(t_tr.inputs("sequence"), t_tr.y, sp_tr.train, sp_tr.test), lr=S.tr_lr,
-                                     wd=S.weight_decay, steps=S.steps, labels=[f"transformer: {t_tr.description}"])
-    extra_rows += rows
-    extra_figs.append((f"Fig 2b: 1-layer transformer (d_model {S.tr_d_model})", dr, tr, 0))
-if S.extras:
-    if S.ops:
-        tasks_ = [ModularTask(p=S.p, operation=o, pairs=S.pairs) for o in S.ops]
-        sp = random_split(tasks_[0], S.train_frac, seed=S.seed)
-        d_ops = Data(tasks_[0].inputs("pairs"), torch.stack([t.y for t in tasks_]), sp.train, sp.test,
-                     n_members=len(tasks_))
-        dr, tr, rows = dense_then_ticket(embed_cfg(S.p, *S.ops), d_ops, lr=S.lr, wd=S.weight_decay, steps=S.steps,
-                                         members=len(tasks_), labels=[t.description for t in tasks_])
-        extra_rows += rows
-        extra_figs += [(f"Fig 2c: {t.description}", dr, tr, m) for m, t in enumerate(tasks_)]
-if S.extras and "poly" in S.extra_tasks:
-    poly = PolynomialTask(d=40, n_train=100, n_test=100, seed=S.seed)
-    dr, tr, rows = dense_then_ticket(MLPConfig(sizes=(40, 40, 48, 500, 1)), Data(poly.X, poly.y, poly.train, poly.test),
-                                     lr=1e-2, wd=1.0, steps=S.extra_steps, loss="mse", labels=["polynomial regression"])
-    extra_rows += rows
-    extra_figs.append(("Fig 2d: polynomial regression", dr, tr, 0))
-if S.extras and "parity" in S.extra_tasks:
-    par = SparseParityTask(n_bits=40, k=3, n_train=1000, n_test=1000, seed=S.seed)
-    dr, tr, rows = dense_then_ticket(MLPConfig(sizes=(40, 200, 2)), Data(par.X, par.y, par.train, par.test),
-                                     lr=1e-3, wd=1.0, steps=S.extra_steps, labels=["sparse parity (n=40, k=3)"])
-    extra_rows += rows
-    extra_figs.append(("Fig 2e: sparse parity", dr, tr, 0))
-if S.extras and "digits" in S.extra_tasks:
+    sp = random_split(t_tr, S.train_frac, seed=S.seed)
+    cfg = TransformerConfig(d_vocab=S.p + 1, n_ctx=3, d_vocab_out=S.p, d_model=S.tr_d_model, n_heads=1, d_mlp=128)
+    return dense_then_ticket(S, cfg, Data(t_tr.inputs("sequence"), t_tr.y, sp.train, sp.test), lr=S.tr_lr,
+                             wd=S.weight_decay, steps=S.steps,
+                             labels=[f"Fig 2b: 1-layer transformer (d_model {S.tr_d_model}), {t_tr.description}"])
+
+
+def extra_ops(S):
+    tasks_ = [ModularTask(p=S.p, operation=o, pairs=S.pairs) for o in S.ops]
+    sp = random_split(tasks_[0], S.train_frac, seed=S.seed)
+    d_ops = Data(tasks_[0].inputs("pairs"), torch.stack([t.y for t in tasks_]), sp.train, sp.test, n_members=len(tasks_))
+    return dense_then_ticket(S, embed_cfg(S, *S.ops), d_ops, lr=S.lr, wd=S.weight_decay, steps=S.steps,
+                             members=len(tasks_), labels=[f"Fig 2c: {t.description}" for t in tasks_])
+
+
+def extra_mlp_task(S, name):
+    if name == "poly":
+        t = PolynomialTask(d=40, n_train=100, n_test=100, seed=S.seed)
+        return dense_then_ticket(S, MLPConfig(sizes=(40, 40, 48, 500, 1)), Data(t.X, t.y, t.train, t.test), lr=1e-2,
+                                 wd=1.0, steps=S.extra_steps, loss="mse", labels=["Fig 2d: polynomial regression"])
+    if name == "parity":
+        t = SparseParityTask(n_bits=40, k=3, n_train=1000, n_test=1000, seed=S.seed)
+        return dense_then_ticket(S, MLPConfig(sizes=(40, 200, 2)), Data(t.X, t.y, t.train, t.test), lr=1e-3, wd=1.0,
+                                 steps=S.extra_steps, labels=["Fig 2e: sparse parity (n=40, k=3)"])
     img = load_digits_table()
     tr_i, te_i = train_test_indices(len(img.y), 1000, seed=S.seed)
-    dr, tr, rows = dense_then_ticket(MLPConfig(sizes=(img.X.shape[1], 200, 200, 10), kappa=8.0),
-                                     Data(img.X, img.y, tr_i, te_i), lr=1e-3, wd=0.1, steps=S.extra_steps,
-                                     loss="mse", labels=[f"Fig 10: {img.source}"])
-    extra_rows += rows
-    extra_figs.append((f"Fig 10: {img.source}", dr, tr, 0))
-extra_df = pd.DataFrame(extra_rows)
-for title, dr, tr, m in extra_figs:
-    f_ = curves_fig([("dense", dr, m, "#1f77b4"), ("ticket", tr, m, "#d62728")], title)
-    plots.export(f_, S.output_dir, title.split(":")[0].replace(" ", "_").lower() + f"_{m}")
+    return dense_then_ticket(S, MLPConfig(sizes=(img.X.shape[1], 200, 200, 10), kappa=8.0), Data(img.X, img.y, tr_i, te_i),
+                             lr=1e-3, wd=0.1, steps=S.extra_steps, loss="mse", labels=[f"Fig 10: {img.source}"])
+
+
+# %%
+EXTRA_COLS = ["task", "t_prune", "dense_t_mem", "dense_t_gen", "ticket_t_mem", "ticket_t_gen", "dense_cap", "ticket_cap"]
+
+
+@nb.section("extras", knobs=["extras", "transformer", "tr_d_model", "ops", "extra_tasks", "extra_steps"])
+def extras_section(S) -> nb.Result:
+    parts = []
+    if S.extras and S.transformer:
+        parts.append(extra_transformer(S))
+    if S.extras and S.ops:
+        parts.append(extra_ops(S))
+    parts += [extra_mlp_task(S, name) for name in ("poly", "parity", "digits") if S.extras and name in S.extra_tasks]
+    rows = [r for rs, _ in parts for r in rs]
+    curves = [c for _, cs in parts for c in cs]
+    off = ([] if S.transformer else ["Fig 2b transformer"]) + [t for t in MLP_TASKS if t not in S.extra_tasks]
+    return nb.Result(not_run=off if S.extras else ["the whole section (extras=False)"],
+                     rows=pd.DataFrame(rows, columns=EXTRA_COLS).astype({"task": str}),
+                     curves=pd.concat(curves, ignore_index=True) if curves else
+                     pd.DataFrame(columns=["label", "split", "step", "value", "figure"]).astype({"step": int, "value": float}))
+
+
+R_extra = extras_section(S)
+R_extra.rows
+
+
+# %%
+def draw_extras(R):
+    return [plots.accuracy_curves(g, title) for title, g in R.curves.groupby("figure", sort=False)]
+
+
+def extras_claims(R):
+    df = R.rows
+    if not len(df):
+        return []
+    dec = [censored.greater(r.dense_t_gen, r.dense_cap, r.ticket_t_gen, r.ticket_cap) if np.isfinite(r.dense_t_gen)
+           else censored.UNDECIDED for r in df.itertuples()]
+    holds = all(d is True for d in dec) or (False if any(d is False for d in dec) else nb.NOT_AT_SCALE)
+    return [nb.claim("other models and tasks: the ticket generalises before the dense model (Fig 2b-e, Fig 10)",
+                     "faster on every task", "; ".join(f"{r.task}: dense {censored.show(r.dense_t_gen, r.dense_cap)}, "
+                                                       f"ticket {censored.show(r.ticket_t_gen, r.ticket_cap)}"
+                                                       for r in df.itertuples())
+                     + (f"; not run at this scale: {', '.join(R.not_run)}" if R.not_run else ""), holds)]
+
+
+for f_, (title, _) in zip(draw_extras(R_extra), R_extra.curves.groupby("figure", sort=False)):
+    export(f_, title.split(":")[0].replace(" ", "_").lower())
     f_.show()
-extra_df
+claims.extend(extras_claims(R_extra), R_extra)
+
+# %%
+extras_section.panel(S, draw=draw_extras, claims=extras_claims)
 
 # %% [markdown]
 # ## Claims
-# `checked` claims are asserted in the ci profile (the issue's must-shows); the rest are reported.
+# Each row comes from one section's result (its `section` and the `scale` it was computed at). `checked` claims
+# are asserted in the ci profile; the rest are reported. `results.json` in the output folder holds the same table.
 
 # %%
-claims = nb.Claims()
-dense_tg = dense.times.t_gen.to_numpy(float)
-tick_tg = np.array([sweep_run.times.t_gen[member_of(S.prune_rate, m)] for m in range(len(SEEDS))], float)
-r_arr = tick_tg / dense_tg
-n_ok = int(np.sum(r_arr <= 1 / 3))
-claims.add("dense runs generalise before pruning (grokked ticket protocol)", "dense t_gen ~ 25k (paper)",
-           f"{sum(DENSE_GROKKED)}/{len(SEEDS)} grokked; dense t_gen {nb.median_spread(dense_tg)}",
-           all(DENSE_GROKKED))
-claims.add(f"grokked ticket (k={S.prune_rate}) t_gen <= 1/3 of dense t_gen",
-           "ticket t_gen << dense t_gen (Fig 2a)",
-           f"ticket/dense t_gen {nb.median_spread(r_arr)}; {n_ok}/{len(SEEDS)} seeds <= 1/3",
-           bool(np.nanmedian(r_arr) <= 1 / 3) if np.isfinite(r_arr).any() else False, checked=True)
-low = tau_med[tau_med.k <= 0.6 + 1e-9]
-rho = float(pd.Series(low.k.to_numpy()).corr(pd.Series(low.tau_median.to_numpy()), method="spearman"))
-strict = bool(np.all(np.diff(low.tau_median.to_numpy()) < 0))
-tau0, tau6 = float(low.tau_median.iloc[0]), float(low.tau_median.iloc[-1])
-claims.add("tau_grok decreases from k=0 to k=0.6 (median over seeds; Spearman rho <= -0.8 and tau(0.6) < tau(0))",
-           "245.7 -> 5.1", f"{tau0:.2f} -> {tau6:.2f}; rho={rho:.2f}; strictly monotone: {strict}",
-           bool(rho <= -0.8 and tau6 < tau0), checked=True)
-if tau_med.tau_median.notna().any():
-    kmin = float(tau_med.k[tau_med.tau_median.idxmin()])
-    claims.add("tau_grok minimum at k ~ 0.6-0.8", "0.7 (tau 3.63)", f"k={kmin} (tau {tau_med.tau_median.min():.2f})",
-               bool(0.5 <= kmin <= 0.8))
-else:
-    claims.add("tau_grok minimum at k ~ 0.6-0.8", "0.7 (tau 3.63)", "no run generalised", nb.NOT_AT_SCALE)
-early = ptime_df[(ptime_df.frac_of_tgen.notna()) & (ptime_df.frac_of_tgen < 0.5)]
-late = ptime_df[(ptime_df.frac_of_tgen.notna()) & (ptime_df.frac_of_tgen >= 1)]
-claims.add("tickets pruned well before dense t_gen generalise later (Fig 4a)", "no full generalisation before ~25k",
-           f"early t_gen {nb.median_spread(early.t_gen)}, at t_prune {nb.median_spread(late.t_gen)}",
-           bool(np.nan_to_num(early.t_gen.to_numpy(float), nan=1e12).min()
-                > np.nanmax(late.t_gen.to_numpy(float))) if len(early) and len(late) else nb.NOT_AT_SCALE)
-k9 = ptime_df[ptime_df.frac_of_tgen.isna()]
-claims.add("k=0.9 ticket fails or is slow (Fig 4b)", "does not generalise",
-           f"t_gen={k9.t_gen.iloc[0]}, final test acc {k9.final_test_acc.iloc[0]:.3f}",
-           bool(not np.isfinite(k9.t_gen.iloc[0]) or k9.t_gen.iloc[0] > tick_tg[0]))
-tk = ctrl_df[ctrl_df.kind == "grokked ticket"].t_gen.to_numpy(float)
-nm = ctrl_df[ctrl_df.kind.str.startswith("dense")].t_gen.to_numpy(float)
-pai = ctrl_df[ctrl_df.kind.str.startswith("PaI")]
-claims.add("norm-matched dense does not match the grokked ticket (t_gen > 2x ticket's)",
-           "does not grok faster; r2~0.649, r1~0.415 (repo)",
-           f"r2={np.mean([v for (m_, pn), v in norm_r.items() if pn == 2]):.3f}, "
-           f"r1={np.mean([v for (m_, pn), v in norm_r.items() if pn == 1]):.3f}; t_gen {nb.median_spread(nm)} vs "
-           f"ticket {nb.median_spread(tk)}", bool(np.nan_to_num(nm, nan=1e12).min() > 2 * np.nanmax(tk)))
-pai_tg = {k_: nb.median_spread(g.t_gen) for k_, g in pai.groupby("kind")}
-claims.add("PaI tickets (random, SNIP, GraSP, SynFlow) do not match the grokked ticket (t_gen > 2x ticket's)",
-           "all worse than the grokked ticket", "; ".join(f"{k_}: {v}" for k_, v in pai_tg.items()),
-           bool(np.nan_to_num(pai.t_gen.to_numpy(float), nan=1e12).min() > 2 * np.nanmax(tk)))
-claims.add("JD peak within one checkpoint of the largest test-acc jump (Fig 7)", "coincide",
-           f"JD peak {jd_peak}, acc jump {acc_jump}, checkpoint {S.ckpt_every}",
-           bool(abs(jd_peak - acc_jump) <= S.ckpt_every))
-t_early = int(0.25 * T_PRUNE[0])
-fe_d = fe_df[fe_df.model == "dense"].set_index("step").fe_shannon
-fe_t = fe_df[fe_df.model == "ticket"].set_index("step").fe_shannon
-s_e = min(fe_t.index, key=lambda s: abs(s - t_early))
-s_d = min(fe_d.index, key=lambda s: abs(s - s_e))
-claims.add("ticket's Fourier entropy drops early (below dense at ~t_prune/4)", "FE(ticket) drops by 2k, dense later",
-           f"step {s_e}: ticket {fe_t[s_e]:.3f} vs dense {fe_d[s_d]:.3f} (Shannon; theta_0 {fe_d.iloc[0]:.3f})",
-           bool(fe_t[s_e] < fe_d[s_d]))
-nd = nowd_df.set_index("k")
-crit = [k_ for k_ in nd.index if k_ > 0 and np.isfinite(nd.t_gen[k_])]
-claims.add("without weight decay: dense does not generalise, some ticket with k in 0.8-0.9 does (Fig 17)",
-           "critical k = 0.81", f"dense final test acc {nd.final_test_acc[0.0]:.3f}; tickets that generalise: {crit}",
-           bool(not np.isfinite(nd.t_gen[0.0]) and len(crit) > 0))
-ep_last = ep_table.iloc[:, -1]
-acc_mem = float(ep_series["WD (dense continues)"].iloc[0])
-claims.add("edge-popup with frozen weights ends above theta_mem's test acc (Table 1, EP w/o WD)",
-           "0.68 / 0.80 / 0.84 / 0.92", f"theta_mem {acc_mem:.2f}; EP w/o WD "
-           + " / ".join(f"{v:.2f}" for v in ep_table.loc["EP w/o WD (weights frozen)"]),
-           bool(ep_last["EP w/o WD (weights frozen)"] > acc_mem))
-claims.add("EP + weights with WD generalises at least as fast as WD alone (Table 1)",
-           "EP w/ WD 0.82/0.96/0.99/1.00 vs WD 0.53/0.95/1.00/1.00",
-           f"EP+WD {' / '.join(f'{v:.2f}' for v in ep_table.loc['EP + weights, WD'])}; WD "
-           f"{' / '.join(f'{v:.2f}' for v in ep_table.loc['WD (dense continues)'])}",
-           bool(ep_table.loc["EP + weights, WD"].iloc[0] >= ep_table.loc["WD (dense continues)"].iloc[0]))
-if len(extra_df):
-    ok = extra_df[np.isfinite(extra_df.dense_t_gen.astype(float))]
-    faster = (ok.ticket_t_gen.astype(float) < ok.dense_t_gen.astype(float)).tolist()
-    claims.add("other models and tasks: the ticket generalises before the dense model (Fig 2b-e, Fig 10)",
-               "faster on every task", "; ".join(f"{r.task}: dense {r.dense_t_gen}, ticket {r.ticket_t_gen}"
-                                                 for r in extra_df.itertuples()),
-               bool(len(ok) and all(faster)) if len(ok) == len(extra_df) else nb.NOT_AT_SCALE)
-claims.save(S.output_dir, extra_tasks=extra_df, edge_popup=ep_table.reset_index(), profile=S.profile,
-            settings=dict(S), tau_table=tau_med, sweep=sweep_df, prune_time=ptime_df, controls=ctrl_df, no_wd=nowd_df,
-            dense_times=dense.times,
-            jaccard_peak=jd_peak, acc_jump=acc_jump)
+claims.save(S.output_dir, profile=S.profile, settings=dict(S), tau_table=R_sweep.tau, sweep=R_sweep.sweep,
+            prune_time=R_ptime.ptime, controls=R_ctrl.controls, no_wd=R_nowd.no_wd, dense_times=R_dense.times,
+            edge_popup=R_ep.table, extra_tasks=R_extra.rows, jaccard_peak=R_jd.jd_peak, acc_jump=R_jd.acc_jump)
 claims
 
 # %%
 # NBVAL_CHECK_OUTPUT
 claims.assert_checked()
-
-# %% [markdown]
-# ## Try it yourself
-# Re-run the pruning-rate sweep for another operation, prime or rate list (runs you have done before load from the run
-# store instantly).
-
-
-# %%
-def explore(p, operation, train_frac, prune_rates):
-    global task, data, dense, T_PRUNE
-    task, data, dense = dense_run(p, operation, train_frac, SEEDS, S.steps)
-    T_PRUNE = {m: prune_time(dense, m)[0] for m in range(len(SEEDS))}
-    _, df = sweep(_rates(prune_rates))
-    return plots.line(df, "k", "tau_grok", color="seed", log_y=True, title=f"{operation} mod {p}")
-
-
-widgets.panel(explore, S, p=[59, 67, 97, 113], operation=[o for o in OPERATIONS if o != "rand"],
-              train_frac=(0.1, 0.9, 0.05), prune_rates=None)
