@@ -206,9 +206,9 @@ def train_cfg(S, steps, wd=None, patience=0, ckpts=()):
 
 
 def export(fig, name):
-    """HTML (and PNG when a static exporter is present) in output_dir. A replay writes HTML only: the PNGs come from
-    the run that computed the results (PNG export takes seconds per figure, a replay has 20 s for all of them)."""
-    plots.export(fig, S.output_dir, name, static=None if S.source == "run" else False)
+    """HTML (and PNG when a static exporter is present) in output_dir. A replay and the ci profile write HTML only
+    (PNG export takes seconds per figure: a replay has 20 s for all of them); PNGs come from demo / paper runs."""
+    plots.export(fig, S.output_dir, name, static=None if S.source == "run" and S.profile != "ci" else False)
 
 
 def acc_curves(run, member, label):
