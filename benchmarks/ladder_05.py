@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import fcntl
 import math
+import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -82,8 +83,10 @@ RUNGS = [
             seeds=(0, 1), cap=4000),
     replace(PAPER5, rung="R5", change="R3 with distractors from a separate vocabulary (still one fixed draw)",
             sampling="fixed", vocab="separate", seeds=(0,), cap=3000),
-    replace(PAPER5, rung="R6", change="R3 with lr 3e-3", sampling="fixed", lr=3e-3, seeds=(0,), cap=3000),
-    replace(PAPER5, rung="R7", change="R4 with lr 3e-3", sampling="resample", lr=3e-3, seeds=(0,), cap=3000),
+    replace(PAPER5, rung="R6", change="R3 with lr x3 (3e-3 at paper scale)", sampling="fixed", lr=3e-3, seeds=(0,),
+            cap=3000),
+    replace(PAPER5, rung="R7", change="R4 with lr x3 (3e-3 at paper scale)", sampling="resample", lr=3e-3,
+            seeds=(0,), cap=3000),
     replace(PLAIN, rung="R8", change="R0 with 4 heads, d_model 128, d_mlp 512 (Nanda's size)", d_model=128, d_mlp=512,
             heads=4, seeds=(0,), cap=3000),
 ]
@@ -169,7 +172,7 @@ def _diagnostics(model, t: SequenceTask, data: Data) -> dict:
 def write_rows(rows: list[dict]) -> pd.DataFrame:
     """Merge these rows into the CSV (other rungs' rows kept; a lock so two processes can write)."""
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    with open(OUT.with_suffix(".lock"), "w") as lock:
+    with open(Path(tempfile.gettempdir()) / "grokkit_ladder_05.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         old = pd.read_csv(OUT, dtype=str) if OUT.exists() else pd.DataFrame(columns=COLUMNS)
         new = pd.DataFrame(rows, columns=COLUMNS).astype(str)
