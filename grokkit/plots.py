@@ -2,7 +2,9 @@
 exporter is available)."""
 from __future__ import annotations
 
+import atexit
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -106,6 +108,25 @@ def line(df: pd.DataFrame, x: str, y: str, color: str | None = None, *, log_x=Fa
     return fig
 
 
+_KALEIDO = {"server": None}
+
+
+def _kaleido_server() -> None:
+    """Keep one headless browser for every PNG of the process (kaleido >= 1 starts Chromium per figure
+    otherwise: ~3 s each, and a notebook writes ten or more)."""
+    if _KALEIDO["server"] is not None:
+        return
+    _KALEIDO["server"] = False
+    try:
+        import kaleido
+
+        kaleido.start_sync_server(silence_warnings=True)
+        atexit.register(kaleido.stop_sync_server, silence_warnings=True)
+        _KALEIDO["server"] = True
+    except Exception:  # an older kaleido: one browser per figure, as before
+        pass
+
+
 def export(fig: go.Figure, output_dir: str | os.PathLike, name: str, *, static: bool | None = None) -> list[Path]:
     """Write name.html (always; plotly.min.js once beside it, so it works offline) and name.png
     (when kaleido and a Chrome/Chromium are available).
@@ -118,7 +139,10 @@ def export(fig: go.Figure, output_dir: str | os.PathLike, name: str, *, static: 
         static = os.environ.get("GROKKIT_STATIC", "1") not in ("0", "false", "off")
     if static:
         try:
-            fig.write_image(out / f"{name}.png", width=900, height=int(fig.layout.height or 450), scale=1)
+            _kaleido_server()
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="The kopts argument is ignored")
+                fig.write_image(out / f"{name}.png", width=900, height=int(fig.layout.height or 450), scale=1)
             written.append(out / f"{name}.png")
         except Exception as e:  # no kaleido / no browser: HTML is enough
             if not getattr(export, "_warned", False):
