@@ -17,7 +17,7 @@ pm = pytest.importorskip("papermill")
 pytestmark = pytest.mark.notebook
 CLAIM_KEYS = {"claim", "paper", "measured", "holds"}
 SECTION_KEYS = {"section", "scale"}  # added by notebooks whose claims come from sections
-REPLAY_LIMIT_S = 20.0
+REPLAY_LIMIT_S = float(os.environ.get("GROKKIT_REPLAY_LIMIT_S", 20))  # issue 14: <= 20 s on 2 (idle) cores
 _CI_DONE: dict[str, Path] = {}  # notebook -> its ci output folder, made in this session
 
 
@@ -76,7 +76,9 @@ def test_notebook_ci_profile(nb, nb_env, ci_root):
 @pytest.mark.parametrize("nb", CONVERTED, ids=[n.stem for n in CONVERTED])
 def test_notebook_replays_without_training(nb, nb_env, ci_root, monkeypatch):
     """Issue 14: execute ci into X, then again with source=X, the run store off and fit forbidden: it must
-    succeed within 20 s and write the same claims (same holds, same measured numbers)."""
+    succeed within 20 s and write the same claims (same holds, same measured numbers). The replay draws and
+    writes every figure as HTML; PNG export (Chromium, tested by the ci run) is off so that the limit measures
+    the replay, not browser start-ups."""
     first = _CI_DONE.get(nb.stem)
     if first is None:  # run on its own (-k replay): make the ci run first
         first = ci_root / nb.stem
@@ -85,6 +87,7 @@ def test_notebook_replays_without_training(nb, nb_env, ci_root, monkeypatch):
         _CI_DONE[nb.stem] = first
     monkeypatch.setenv("GROKKIT_CACHE", "off")
     monkeypatch.setenv("GROKKIT_FORBID_TRAINING", "1")
+    monkeypatch.setenv("GROKKIT_STATIC", "0")
     out = nb_env / f"{nb.stem}-replay"
     t0 = time.time()
     _execute(nb, out, profile="ci", source=str(first))
@@ -105,6 +108,7 @@ def test_quickstart_replay_names_stale_sections(nb_env, ci_root, monkeypatch):
     if first is None:
         pytest.skip("needs the ci execution of 00_quickstart from this session")
     monkeypatch.setenv("GROKKIT_FORBID_TRAINING", "1")
+    monkeypatch.setenv("GROKKIT_STATIC", "0")
     nb = ROOT / "notebooks" / "00_quickstart.ipynb"
     out = nb_env / "stale"
     executed = _execute(nb, out, profile="ci", source=str(first), weight_decay=0.5)
