@@ -79,7 +79,8 @@ def test_notebook_ci_profile(nb, nb_env, ci_root):
 @pytest.mark.parametrize("nb", CONVERTED, ids=[n.stem for n in CONVERTED])
 def test_notebook_replays_without_training(nb, nb_env, ci_root, monkeypatch):
     """Issue 14: execute ci into X, then again with source=X, the run store off and fit forbidden: it must
-    succeed (target <= 20 s, measured and logged, see REPLAY_LIMIT_S) and write the same claims (same holds, same measured numbers). The replay draws and
+    succeed (target <= 20 s, measured and logged: REPLAY_LIMIT_S) and write the same claims (same holds, same
+    measured numbers). The replay draws and
     writes every figure as HTML; PNG export (Chromium, tested by the ci run) is off so that the limit measures
     the replay, not browser start-ups."""
     first = _CI_DONE.get(nb.stem)
