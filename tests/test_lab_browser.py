@@ -15,8 +15,9 @@ every non-local request aborted: every figure must be drawn.
 
 Run alone (after a warm store exists, e.g. from `make test` or a papermill ci run):
     GROKKIT_TEST_CACHE=/path/to/store .venv/bin/python -m pytest -q tests/test_lab_browser.py -x -s
-GROKKIT_LAB_BREAK=anywidget makes `import anywidget` fail in the lab's kernel (a sitecustomize on PYTHONPATH):
-the panel's live plot then breaks and this test must fail (a manual check that the test can fail).
+Manual checks that the test can fail: GROKKIT_LAB_BREAK=anywidget makes `import anywidget` fail in the lab's
+kernel (a sitecustomize on PYTHONPATH), which breaks the panel's live plot; GROKKIT_LAB_BREAK=lab-config starts
+the lab without tools/jupyter/jupyter_lab_config.py (no save hook: reopened notebooks show widget errors).
 """
 from __future__ import annotations
 
@@ -116,11 +117,12 @@ class Lab:
                    GROKKIT_STATIC="0", JUPYTER_DATA_DIR=str(base / "data"), JUPYTER_CONFIG_DIR=str(base / "config"),
                    JUPYTER_RUNTIME_DIR=str(base / "runtime"), JUPYTER_PLATFORM_DIRS="1")
         broken = os.environ.get("GROKKIT_LAB_BREAK")
-        if broken:
+        config = [] if broken == "lab-config" else [f"--config={LAB_CONFIG}"]
+        if broken and broken != "lab-config":
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_breaker(base, broken)), env.get("PYTHONPATH")]))
         self.log = open(base / "jupyter-lab.log", "w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "jupyter", "lab", f"--config={LAB_CONFIG}", "--no-browser", f"--port={self.port}",
+            [sys.executable, "-m", "jupyter", "lab", *config, "--no-browser", f"--port={self.port}",
              "--ServerApp.port_retries=0", "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={self.token}",
              "--allow-root", f"--ServerApp.root_dir={self.root}", "--LabApp.expose_app_in_browser=True",
              f"--LabApp.user_settings_dir={base / 'user-settings'}", f"--LabApp.workspaces_dir={base / 'workspaces'}"],
@@ -187,13 +189,14 @@ KERNEL_IDLE = """() => { const w = window.jupyterapp && window.jupyterapp.shell.
 BUSY_PROMPTS = "() => [...document.querySelectorAll('.jp-InputPrompt')].some(e => e.textContent.includes('*'))"
 PLOTS = """(root) => [...(root || document).querySelectorAll('.js-plotly-plot')].map(el => {
   el.__gk = el.__gk || Math.random().toString(36).slice(2);
-  const data = el.data || [];
+  const data = el._fullData && el._fullData.length ? el._fullData : el.data || [];  // decoded (typed) arrays
   return {id: el.__gk, traces: data.length, svg: !!el.querySelector('.main-svg'),
           points: data.reduce((n, t) => n + (t.x ? t.x.length : 0) + (t.z ? t.z.length : 0), 0),
           fingerprint: JSON.stringify(data.map(t => [t.name, t.x && Array.from(t.x).slice(-5),
                                                      t.y && Array.from(t.y).slice(-5)]))}; })"""
+# innerText (line starts) and textContent (also what content-visibility leaves unrendered off screen)
 OUTPUT_TEXTS = """() => [...document.querySelectorAll('.jp-OutputArea-output, .jupyter-widgets')]
-  .map(e => e.innerText).filter(t => t && t.trim())"""
+  .map(e => e.innerText + '\\n' + e.textContent).filter(t => t && t.trim())"""
 # Mark the panel (a VBox holding a Run button and an Output) whose labels include every name in `knobs`.
 FIND_PANEL = """(knobs) => {
   const boxes = [...document.querySelectorAll('.jp-Notebook .widget-vbox')].filter(b =>
@@ -205,25 +208,31 @@ FIND_PANEL = """(knobs) => {
   document.querySelectorAll('[data-gk-panel]').forEach(e => e.removeAttribute('data-gk-panel'));
   box.setAttribute('data-gk-panel', '1');
   return labels(box); }"""
-# While the panel runs, sample every 50 ms: its plots' point counts (a live plot shows up as one element whose
-# count grows) and its Run button (section panels disable it and show "Running…" until the figure is drawn).
+# While the panel runs, sample at every DOM change in it and every 50 ms: its plots' point counts (a live plot
+# shows up as one element whose count grows) and its Run button (section panels disable it and show "Running…"
+# until the figure is drawn).
 # (The kernel status cannot tell: JupyterLab shows the kernel idle while a button handler runs.)
 SAMPLE = """() => { const box = document.querySelector('[data-gk-panel]');
   window.__gkSamples = []; window.__gkSeenRunning = false;
-  window.__gkTimer = setInterval(() => {
+  const sample = () => {
     const b = [...box.querySelectorAll('button')].find(x => /Run/.test(x.textContent));
     if (b && (b.disabled || b.textContent.includes('Running'))) window.__gkSeenRunning = true;
     const out = [...box.children].find(c => c.classList.contains('widget-output'));
     for (const el of out.querySelectorAll('.js-plotly-plot')) {
       el.__gk = el.__gk || Math.random().toString(36).slice(2);
-      const n = (el.data || []).reduce((n, t) => n + (t.x ? t.x.length : 0), 0);
+      const n = (el._fullData || el.data || []).reduce((n, t) => n + (t.x ? t.x.length : 0), 0);
       const s = window.__gkSamples, last = s.filter(x => x[0] === el.__gk).pop();
       if (!last || last[1] !== n) s.push([el.__gk, n]);
-    } }, 50); }"""
+    } };
+  // every DOM change in the panel (each redraw of a plot) and every 50 ms
+  window.__gkObserver = new MutationObserver(sample);
+  window.__gkObserver.observe(box, {subtree: true, childList: true, attributes: true});
+  window.__gkTimer = setInterval(sample, 50); }"""
 PANEL_IDLE = """() => { const box = document.querySelector('[data-gk-panel]');
   const b = [...box.querySelectorAll('button')].find(x => /Run/.test(x.textContent));
   return window.__gkSeenRunning && b && !b.disabled && b.textContent.trim() === 'Run'; }"""
-STOP_SAMPLING = "() => { clearInterval(window.__gkTimer); return window.__gkSamples; }"
+STOP_SAMPLING = """() => { clearInterval(window.__gkTimer); window.__gkObserver.disconnect();
+  return window.__gkSamples; }"""
 
 
 def open_notebook(page, lab: Lab, name: str) -> None:
@@ -308,7 +317,8 @@ def press_run(page, panel, live: bool, label: str) -> dict:
         counts: dict[str, list[int]] = {}
         for gid, n in samples:
             counts.setdefault(gid, []).append(n)
-        grew = [c for c in counts.values() if len([n for n in c if n > 0]) >= 3 and c == sorted(c)]
+        # seen part-way and again later with more points (a plot drawn once at the end shows one count)
+        grew = [c for c in counts.values() if len({n for n in c if n > 0}) >= 2 and c == sorted(c)]
         assert grew, (f"{label}: no live plot grew while training (point counts seen per plot: {counts}); "
                       f"panel output:\n{text[-2000:]}")
     after = panel_output_plots(page)
@@ -318,7 +328,8 @@ def press_run(page, panel, live: bool, label: str) -> dict:
     return {"label": label, "seconds": round(took, 1), "live_counts": [n for _, n in samples][:5] + ["..."]}
 
 
-def check_saved_notebook(lab: Lab, name: str) -> None:
+def check_saved_notebook(lab: Lab, name: str) -> int:
+    """The saved file keeps no widget output whose state it does not keep; returns its number of widget outputs."""
     saved = json.loads((lab.root / name).read_text())
     state = saved.get("metadata", {}).get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
     kept = set(state.get("state", {}))
@@ -327,6 +338,8 @@ def check_saved_notebook(lab: Lab, name: str) -> None:
              if "application/vnd.jupyter.widget-view+json" in o.get("data", {})
              and o["data"]["application/vnd.jupyter.widget-view+json"]["model_id"] not in kept | {""}]
     assert not stale, f"{name} was saved with {len(stale)} widget outputs whose state is not saved: {stale[:3]}"
+    return sum("application/vnd.jupyter.widget-view+json" in o.get("data", {})
+               for c in saved["cells"] for o in c.get("outputs", []))
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=[n.stem for n in NOTEBOOKS])
@@ -365,11 +378,13 @@ def test_notebook_in_jupyterlab(nb, lab, browser, shots):
 
         # saved, closed and reopened: no stale widget outputs, no "Error displaying widget"
         page.evaluate("async () => await window.jupyterapp.commands.execute('docmanager:save')")
-        check_saved_notebook(lab, nb.name)
+        n_widgets = check_saved_notebook(lab, nb.name)
         lab.shutdown_kernels()
         open_notebook(page, lab, nb.name)
-        page.wait_for_function("() => ![...document.querySelectorAll('.jp-OutputArea-output')]"
-                               ".some(e => e.textContent.includes('Loading widget'))", timeout=60_000, polling=250)
+        # every widget output has its renderer (a Panel) and none of them is still loading
+        page.wait_for_function("(n) => { const w = [...document.querySelectorAll('.jp-OutputArea-output.lm-Panel')];"
+                               " return w.length >= n && !w.some(e => e.textContent.includes('Loading widget') && "
+                               "e.checkVisibility()); }", arg=n_widgets, timeout=60_000, polling=250)
         reopened = [t for t in page.evaluate(OUTPUT_TEXTS) if "Error displaying widget" in t]
         assert not reopened, f"{nb.stem} reopened with widget errors: {reopened[:3]}"
         report["total_s"] = round(time.time() - t0, 1)
