@@ -213,16 +213,18 @@ FIND_PANEL = """(knobs) => {
 # until the figure is drawn).
 # (The kernel status cannot tell: JupyterLab shows the kernel idle while a button handler runs.)
 SAMPLE = """() => { const box = document.querySelector('[data-gk-panel]');
-  window.__gkSamples = []; window.__gkSeenRunning = false;
+  window.__gkSamples = []; window.__gkSeenRunning = false; window.__gkT0 = performance.now();
+  box.querySelectorAll('.js-plotly-plot').forEach(el => { el.__gkBefore = true; });
   const sample = () => {
     const b = [...box.querySelectorAll('button')].find(x => /Run/.test(x.textContent));
     if (b && (b.disabled || b.textContent.includes('Running'))) window.__gkSeenRunning = true;
     const out = [...box.children].find(c => c.classList.contains('widget-output'));
     for (const el of out.querySelectorAll('.js-plotly-plot')) {
+      if (el.__gkBefore) continue;  // the figure of the previous run
       el.__gk = el.__gk || Math.random().toString(36).slice(2);
       const n = (el._fullData || el.data || []).reduce((n, t) => n + (t.x ? t.x.length : 0), 0);
       const s = window.__gkSamples, last = s.filter(x => x[0] === el.__gk).pop();
-      if (!last || last[1] !== n) s.push([el.__gk, n]);
+      if (!last || last[1] !== n) s.push([el.__gk, n, Math.round(performance.now() - window.__gkT0)]);
     } };
   // every DOM change in the panel (each redraw of a plot) and every 50 ms
   window.__gkObserver = new MutationObserver(sample);
@@ -315,7 +317,7 @@ def press_run(page, panel, live: bool, label: str) -> dict:
         f"{label}: the panel reports an error ({status.strip()!r}):\n{text[-2000:]}"
     if live:
         counts: dict[str, list[int]] = {}
-        for gid, n in samples:
+        for gid, n, _ in samples:
             counts.setdefault(gid, []).append(n)
         # seen part-way and again later with more points (a plot drawn once at the end shows one count)
         grew = [c for c in counts.values() if len({n for n in c if n > 0}) >= 2 and c == sorted(c)]
@@ -325,7 +327,9 @@ def press_run(page, panel, live: bool, label: str) -> dict:
     assert after and all(p["svg"] and p["points"] > 0 for p in after), \
         f"{label}: the panel shows no drawn figure with data after Run ({after}); output:\n{text[-2000:]}"
     assert any(p["fingerprint"] not in before for p in after), f"{label}: the panel's figure did not change"
-    return {"label": label, "seconds": round(took, 1), "live_counts": [n for _, n in samples][:5] + ["..."]}
+    first = next((ms for _, n, ms in samples if 0 < n), None)  # the first live point (or the first figure)
+    return {"label": label, "seconds": round(took, 1), "first_point_s": first and round(first / 1000, 1),
+            "counts": [n for _, n, _ in samples][:6] + ["..."], "status": status.replace("Run", "").strip()}
 
 
 def check_saved_notebook(lab: Lab, name: str) -> int:
