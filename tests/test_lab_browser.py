@@ -1,8 +1,9 @@
 """The notebooks in a real JupyterLab, driven by headless Chromium (Playwright), and the static workshop site.
 
-For each notebook: start from a copy in a temporary lab root, run all cells with GROKKIT_PROFILE=ci (the run
-store is an overlay of the warm store that `make test`'s papermill tests filled, so finished runs load), then,
-for notebooks with a section panel, change widget values in the panel and press Run. Asserted:
+For each notebook: start from a copy in a temporary lab root, run all cells with GROKKIT_PROFILE=ci (replaying
+the ci executions of `make test`'s papermill tests where they exist, see Lab; the run store is an overlay of the
+warm store those tests filled, so finished runs load), then, for notebooks with a section panel, change widget
+values in the panel and press Run. Asserted:
   (a) the panel's figure updates: a live plot whose point count grows while training (sections that train
       live), then a figure whose data differ from what the panel showed before;
   (b) no output anywhere contains "Traceback", "Error displaying widget" or an "...Error: ..." line;
@@ -103,12 +104,24 @@ def _breaker(base: Path, module: str) -> Path:
 
 
 class Lab:
+    """A JupyterLab server on a loopback port with a token; each notebook copied to root/<name>/. When the ci
+    executions of every notebook exist ($GROKKIT_TEST_CACHE/ci-out/<name>/, made by `make test`'s papermill tests),
+    root/<name>/ci-run links to it and the kernels get GROKKIT_SOURCE=ci-run: Run All replays those results
+    (converted notebooks; the replay tests keep that fast) and the panels compute again (source "run", their fits
+    loading from the store). GROKKIT_LAB_SOURCE=run makes Run All compute everything from the store instead."""
+
     def __init__(self, base: Path):
         self.base, self.root = base, base / "root"
         self.root.mkdir()
-        for nb in NOTEBOOKS:
-            shutil.copy(nb, self.root / nb.name)
         warm = os.environ.get("GROKKIT_TEST_CACHE")
+        ci_out = Path(warm) / "ci-out" if warm else None
+        self.replay = (os.environ.get("GROKKIT_LAB_SOURCE", "replay") != "run" and ci_out is not None
+                       and all((ci_out / nb.stem).is_dir() for nb in NOTEBOOKS))
+        for nb in NOTEBOOKS:
+            (self.root / nb.stem).mkdir()
+            shutil.copy(nb, self.root / nb.stem / nb.name)
+            if self.replay:
+                (self.root / nb.stem / "ci-run").symlink_to(ci_out / nb.stem, target_is_directory=True)
         self.store = base / "runs"
         _overlay_store(Path(warm) if warm else None, self.store)
         self.port, self.token = _free_port(), secrets.token_hex(16)
@@ -116,6 +129,8 @@ class Lab:
         env.update(GROKKIT_PROFILE="ci", GROKKIT_CACHE=str(self.store), GROKKIT_OUTPUT=str(base / "out"),
                    GROKKIT_STATIC="0", JUPYTER_DATA_DIR=str(base / "data"), JUPYTER_CONFIG_DIR=str(base / "config"),
                    JUPYTER_RUNTIME_DIR=str(base / "runtime"), JUPYTER_PLATFORM_DIRS="1")
+        if self.replay:
+            env["GROKKIT_SOURCE"] = "ci-run"  # relative: the kernel starts in the notebook's folder
         broken = os.environ.get("GROKKIT_LAB_BREAK")
         config = [] if broken == "lab-config" else [f"--config={LAB_CONFIG}"]
         if broken and broken != "lab-config":
@@ -138,6 +153,9 @@ class Lab:
                     self.close()
                     pytest.fail(f"jupyter lab did not start:\n{(base / 'jupyter-lab.log').read_text()[-3000:]}")
                 time.sleep(0.5)
+
+    def path(self, nb: Path) -> str:
+        return f"{nb.stem}/{nb.name}"
 
     def api(self, method: str, path: str):
         req = urllib.request.Request(f"{self.url}/api/{path}", method=method,
@@ -237,8 +255,8 @@ STOP_SAMPLING = """() => { clearInterval(window.__gkTimer); window.__gkObserver.
   return window.__gkSamples; }"""
 
 
-def open_notebook(page, lab: Lab, name: str) -> None:
-    page.goto(f"{lab.url}/lab/tree/{name}?token={lab.token}")
+def open_notebook(page, lab: Lab, path: str) -> None:
+    page.goto(f"{lab.url}/lab/tree/{path}?token={lab.token}")
     page.wait_for_function("() => window.jupyterapp && document.querySelector('.jp-Notebook .jp-Cell')",
                            timeout=120_000)
     page.wait_for_function(KERNEL_IDLE, timeout=180_000, polling=250)
@@ -332,9 +350,10 @@ def press_run(page, panel, live: bool, label: str) -> dict:
             "counts": [n for _, n, _ in samples][:6] + ["..."], "status": status.replace("Run", "").strip()}
 
 
-def check_saved_notebook(lab: Lab, name: str) -> int:
+def check_saved_notebook(lab: Lab, path: str) -> int:
     """The saved file keeps no widget output whose state it does not keep; returns its number of widget outputs."""
-    saved = json.loads((lab.root / name).read_text())
+    name = path
+    saved = json.loads((lab.root / path).read_text())
     state = saved.get("metadata", {}).get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
     kept = set(state.get("state", {}))
     stale = [o["data"]["application/vnd.jupyter.widget-view+json"]["model_id"]
@@ -349,10 +368,10 @@ def check_saved_notebook(lab: Lab, name: str) -> int:
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=[n.stem for n in NOTEBOOKS])
 def test_notebook_in_jupyterlab(nb, lab, browser, shots):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    report = {"notebook": nb.stem}
+    report = {"notebook": nb.stem, "run_all": "replays the ci run" if lab.replay else "computes (store)"}
     try:
         t0 = time.time()
-        open_notebook(page, lab, nb.name)
+        open_notebook(page, lab, lab.path(nb))
         run_all(page, timeout_s=300)
         report["run_all_s"] = round(time.time() - t0, 1)
         bad = error_outputs(page)
@@ -382,9 +401,9 @@ def test_notebook_in_jupyterlab(nb, lab, browser, shots):
 
         # saved, closed and reopened: no stale widget outputs, no "Error displaying widget"
         page.evaluate("async () => await window.jupyterapp.commands.execute('docmanager:save')")
-        n_widgets = check_saved_notebook(lab, nb.name)
+        n_widgets = check_saved_notebook(lab, lab.path(nb))
         lab.shutdown_kernels()
-        open_notebook(page, lab, nb.name)
+        open_notebook(page, lab, lab.path(nb))
         # every widget output has its renderer (a Panel) and none of them is still loading
         page.wait_for_function("(n) => { const w = [...document.querySelectorAll('.jp-OutputArea-output.lm-Panel')];"
                                " return w.length >= n && !w.some(e => e.textContent.includes('Loading widget') && "
