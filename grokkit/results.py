@@ -81,8 +81,13 @@ class Result:
 
     @property
     def scale(self) -> str | None:
-        """The profile the result was computed at (ci / demo / paper)."""
-        return self.provenance.get("profile")
+        """The profile the result was computed at (ci / demo / paper), and each setting of the section that differs
+        from that profile's default: "paper (n_seeds=3, paper: 10)"."""
+        profile, over = self.provenance.get("profile"), self.provenance.get("overrides") or {}
+        if profile is None or not over:
+            return profile
+        return f"{profile} (" + "; ".join(f"{k}={_short(v)}, {profile}: {_short(d)}" for k, (v, d) in over.items()) \
+            + ")"
 
     def __repr__(self) -> str:
         parts = []
@@ -198,6 +203,10 @@ def _decode(v: Any) -> Any:
     return v
 
 
+def _short(v: Any) -> str:
+    return ",".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
+
+
 # ---- provenance ----------------------------------------------------------------------------
 @functools.lru_cache(maxsize=1)
 def git_commit() -> str | None:
@@ -208,6 +217,20 @@ def git_commit() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return (r.stdout.strip() or None) if r.returncode == 0 else None
+
+
+def overrides(S: Settings, names: Iterable[str]) -> dict[str, list]:
+    """{name: [value, the profile's default]} for the settings in `names` that differ from what the profile alone
+    resolves to: a result made at "paper" with fewer seeds says so in its scale."""
+    spec = getattr(S, "spec", None)
+    if spec is None:
+        return {}
+    try:
+        base = spec._resolve_values(S.notebook, {"profile": S.get("profile")}, mkdir=False)
+    except Exception:  # the profile's defaults alone fail a cross-parameter check: nothing to compare with
+        return {}
+    return {n: [_encode(S.get(n)), _encode(base.get(n))] for n in names
+            if n in base and _encode(S.get(n)) != _encode(base.get(n))}
 
 
 def provenance(S: Settings, section: Section, wall_s: float) -> dict[str, Any]:
@@ -224,7 +247,8 @@ def provenance(S: Settings, section: Section, wall_s: float) -> dict[str, Any]:
         "grokkit": __version__, "commit": git_commit(), "torch": torch.__version__,
         "python": platform.python_version(), "device": device,
         "settings": _encode({k: v for k, v in S.items() if k != "output_dir"}),
-        "knobs": list(section.knobs), "uses": list(section.uses_for(S)), "wall_s": round(wall_s, 3),
+        "knobs": list(section.knobs), "uses": list(section.uses_for(S)),
+        "overrides": overrides(S, section.uses_for(S)), "wall_s": round(wall_s, 3),
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
 

@@ -230,6 +230,19 @@ def test_section_runs_saves_with_provenance_and_replays(S, tmp_path):
         assert (tmp_path / "replay" / "results" / "fit" / "result.json").exists()  # the replay can be replayed
 
 
+def test_scale_names_the_settings_that_differ_from_the_profile(tmp_path):
+    """A result made at a profile with overrides says so: the claims table's scale column shows them."""
+    S = PARAMS.resolve(profile="ci", output_dir=str(tmp_path / "o"), steps=25, operation="sub")
+    R = other_section(S)
+    assert R.scale == "ci (operation=sub, ci: add; steps=25, ci: 10)"  # it uses every knob (the default)
+    assert fit_section.uses_for(S) == ["p", "steps"]
+    S2 = PARAMS.resolve(profile="ci", output_dir=str(tmp_path / "o2"), steps=25)
+    R2 = fit_section(S2)
+    assert R2.provenance["overrides"] == {"steps": [25, 10]} and R2.scale == "ci (steps=25, ci: 10)"
+    back = fit_section(PARAMS.resolve(profile="ci", output_dir=str(tmp_path / "r"), source=str(S2.output_dir)))
+    assert back.scale == "ci (steps=25, ci: 10)"  # the replay keeps the scale it was made at
+
+
 def test_stale_sections_are_named(S, tmp_path, capsys):
     fit_section(S)
     other_section(S)
