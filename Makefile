@@ -1,6 +1,7 @@
 # grokkit — the two commands a newcomer needs:
 #   make demo   execute every notebook headless (profile demo; PROFILE=paper for paper scale), write figures
-#   make test   unit tests, then every notebook in its ci profile (papermill) and under nbval
+#   make test   unit tests, then every notebook in its ci profile (papermill), under nbval (replaying those ci
+#               executions: every cell runs in a Jupyter kernel, nothing trains twice), then JupyterLab in a browser
 # Both bootstrap .venv on their own (torch pinned to the CPU build 2.13.0 there).
 # Workshops: `make lab` (JupyterLab on notebooks/, profile demo), `make site` (the static HTML site in site/).
 
@@ -44,11 +45,17 @@ demo: $(STAMP) browser-deps
 # and left the ci executions the site test builds its pages from.
 test: $(STAMP) browser-deps
 	@rm -rf $(TEST_CACHE)
-	$(PY) -m pytest -q -m "not notebook" --ignore=tests/test_lab_browser.py tests
-	GROKKIT_TEST_CACHE=$(TEST_CACHE) $(PY) -m pytest -q -m notebook tests
-	GROKKIT_PROFILE=ci GROKKIT_CACHE=$(TEST_CACHE) GROKKIT_OUTPUT=$(TEST_CACHE)/nbval-out GROKKIT_STATIC=0 \
+	@date -u +"[%T] unit tests"
+	$(PY) -m pytest -q --durations=10 -m "not notebook" --ignore=tests/test_lab_browser.py tests
+	@date -u +"[%T] notebooks (papermill, ci profile)"
+	GROKKIT_TEST_CACHE=$(TEST_CACHE) $(PY) -m pytest -q --durations=0 -m notebook tests
+	@date -u +"[%T] notebooks under nbval"
+	GROKKIT_PROFILE=ci GROKKIT_SOURCE=$(TEST_CACHE)/ci-out GROKKIT_CACHE=$(TEST_CACHE) \
+		GROKKIT_OUTPUT=$(TEST_CACHE)/nbval-out GROKKIT_STATIC=0 \
 		$(PY) -m pytest -q --nbval-lax -p no:cacheprovider $(NOTEBOOKS)
+	@date -u +"[%T] JupyterLab in a browser"
 	GROKKIT_TEST_CACHE=$(TEST_CACHE) $(PY) -m pytest -q -s -p no:cacheprovider tests/test_lab_browser.py
+	@date -u +"[%T] done"
 
 # JupyterLab on notebooks/: kernel = this venv's python (its python3 kernelspec comes first), GROKKIT_PROFILE=demo
 # unless set, lab settings and the save hook from tools/jupyter/ (saved notebooks reopen without widget errors).
@@ -68,7 +75,7 @@ site: $(STAMP)
 	@echo "open $(SITE)/index.html (works offline)"
 
 unit: $(STAMP)
-	$(PY) -m pytest -q -m "not notebook" --ignore=tests/test_lab_browser.py tests
+	$(PY) -m pytest -q --durations=10 -m "not notebook" --ignore=tests/test_lab_browser.py tests
 
 notebooks: $(STAMP)
 	$(PY) tools/build_notebooks.py

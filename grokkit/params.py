@@ -446,6 +446,8 @@ def _check_source(notebook: str, profile: str, source: Any) -> str | Path:
     if not path.is_dir():
         raise ValueError(f"source={str(source)!r} is not allowed: use 'run', 'shipped' or the output folder of an "
                          f"earlier run ({path.resolve()} is not a folder)")
+    if not (path / "results").is_dir() and (path / notebook / "results").is_dir():
+        path = path / notebook  # the --out folder of `grokkit run` / `make demo`: one subfolder per notebook
     return path.resolve()
 
 

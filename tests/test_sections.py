@@ -243,6 +243,16 @@ def test_scale_names_the_settings_that_differ_from_the_profile(tmp_path):
     assert back.scale == "ci (steps=25, ci: 10)"  # the replay keeps the scale it was made at
 
 
+def test_source_can_be_the_folder_of_every_notebooks_outputs(S, tmp_path):
+    """`grokkit run --out DIR` writes DIR/<notebook>/: source=DIR replays this notebook's part of it."""
+    S1 = PARAMS.resolve(profile="ci", output_dir=str(tmp_path / "all" / "toy"))
+    fit_section(S1)
+    S2 = PARAMS.resolve(profile="ci", output_dir=str(tmp_path / "r"), source=str(tmp_path / "all"))
+    assert S2.source == (tmp_path / "all" / "toy").resolve()
+    calls.clear()
+    assert fit_section(S2).p == 7 and calls == []
+
+
 def test_stale_sections_are_named(S, tmp_path, capsys):
     fit_section(S)
     other_section(S)
