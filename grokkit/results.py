@@ -334,9 +334,12 @@ class Section:
                                     f"(sections there: {', '.join(have) or 'none'})")
         R = Result.load(folder)
         made = R.provenance
-        print(f"section {self.name!r}: replayed from {folder} (made at profile {made.get('profile')!r} on "
+        print(f"section {self.name!r}: replayed from {folder} (made at {R.scale!r} on "
               f"{made.get('device')}, {made.get('date')}, {made.get('wall_s')} s)")
-        saved = made.get("settings", {})
+        saved = dict(made.get("settings", {}))
+        for k, (_, default) in (made.get("overrides") or {}).items():
+            if _same(default, S.get(k)):  # made at a declared reduced scale (its scale says so), not stale
+                saved[k] = default
         R.stale = {k: (saved.get(k), S.get(k)) for k in self.uses_for(S)
                    if k in saved and not _same(saved[k], S.get(k))}
         if R.stale:

@@ -240,7 +240,13 @@ def test_scale_names_the_settings_that_differ_from_the_profile(tmp_path):
     R2 = fit_section(S2)
     assert R2.provenance["overrides"] == {"steps": [25, 10]} and R2.scale == "ci (steps=25, ci: 10)"
     back = fit_section(PARAMS.resolve(profile="ci", output_dir=str(tmp_path / "r"), source=str(S2.output_dir)))
-    assert back.scale == "ci (steps=25, ci: 10)"  # the replay keeps the scale it was made at
+    assert back.scale == "ci (steps=25, ci: 10)" and not back.stale  # the replay keeps the scale it was made at
+    # a bundle made at a declared reduced scale replays at the profile's defaults without being stale (its scale
+    # says what differs); a setting the user changes now, or a default changed since, is stale as before
+    S3 = PARAMS.resolve(profile="ci", output_dir=str(tmp_path / "r3"), source=str(S2.output_dir))
+    assert S3.steps == 10 and not fit_section(S3).stale and S3.stale == {}
+    S4 = PARAMS.resolve(profile="ci", output_dir=str(tmp_path / "r4"), source=str(S2.output_dir), p=5)
+    assert fit_section(S4).stale == {"p": (7, 5)}
 
 
 def test_source_can_be_the_folder_of_every_notebooks_outputs(S, tmp_path):
