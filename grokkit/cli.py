@@ -1,7 +1,11 @@
 """grokkit command line.
 
     grokkit run NOTEBOOK... [--profile ci|demo|paper] [--out out] [-p name=value ...] [--help-params]
-    grokkit sweep [--p 97] [--operation add] [--train-fracs 0.3] [--seeds 0,1,2] [--weight-decays 1.0] ...
+    grokkit sweep NOTEBOOK --profile P -g seed=0:10 [-g p=59,67,97] [-p name=value ...] [--cluster local[:N] | ADDRESS]
+                  [--out DIR] [--resources GPU=1] [--timeout 10]      one papermill run per grid point on Dask
+    grokkit aggregate DIR                                                 (re)aggregate a sweep folder
+    grokkit ensemble-sweep [--p 97] [--operation add] [--train-fracs 0.3] [--seeds 0,1,2] [--weight-decays 1.0] ...
+                  (an in-process ensemble of spec-01 MLPs; `grokkit sweep --p ...` still runs it)
     grokkit bench [benchmark args]
     grokkit list
 """
@@ -158,6 +162,29 @@ def cmd_run(args) -> int:
 
 
 def cmd_sweep(args) -> int:
+    """`grokkit sweep NOTEBOOK ...`: one papermill execution per grid point, as tasks on a Dask cluster."""
+    from .dask_sweep import sweep
+
+    df = sweep(args.notebook, args.grid, profile=args.profile, params=args.param, cluster=args.cluster,
+               out=args.out, resources=args.resources, timeout=args.timeout, torch_threads=args.torch_threads,
+               static=args.static, report=not args.no_report, progress=not args.no_progress)
+    cols = [c for c in df.columns if c not in ("output_dir", "notebook_out", "error", "worker", "has_results")]
+    print(df[cols].to_string(index=False))
+    return 0 if (df.status != "failed").all() else 1
+
+
+def cmd_aggregate(args) -> int:
+    from .aggregate import aggregate
+
+    path = aggregate(args.dir)
+    doc = json.loads(path.read_text())
+    print(f"{doc['n_runs']} run(s), {doc['n_ok']} ok -> {path} and {path.parent / 'report.html'}")
+    for c in doc["claims"]:
+        print(f"  {c['summary']:28s} {c['claim'][:70]}  {c['measured_text'][:80]}")
+    return 0
+
+
+def cmd_ensemble_sweep(args) -> int:
     import itertools
 
     import torch
@@ -245,6 +272,10 @@ def cmd_list(args) -> int:
     return 1 if damaged else 0
 
 
+_ENSEMBLE_OPTIONS = {"--p", "--operation", "--pairs", "--train-fracs", "--seeds", "--weight-decays", "--lr", "--steps",
+                     "--eval-every", "--patience", "--device"}
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     ap = _Parser(prog="grokkit", description="a Jupyter-first lab for grokking research")
@@ -256,7 +287,32 @@ def main(argv=None) -> int:
     r.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE", type=_param)
     r.add_argument("--help-params", action="store_true",
                    help="print the notebooks' parameters (allowed values, defaults per profile, help); run nothing")
-    s = sub.add_parser("sweep", help="train an ensemble of spec-01 MLPs on modular arithmetic, print grokking times")
+    w = sub.add_parser("sweep", help="run a notebook once per grid point (seeds, primes, ...) on a Dask cluster, "
+                       "then aggregate the claims and tables")
+    w.add_argument("notebook", help="a notebook (.ipynb path or a name such as 00_quickstart)")
+    w.add_argument("--profile", default="demo", choices=["ci", "demo", "paper"], help="default: demo")
+    w.add_argument("-g", "--grid", action="append", default=[], metavar="NAME=VALUES",
+                   help="a grid axis: seed=0:10 (half-open range, a:b:step too), p=59,67,97 (values as JSON, else "
+                   "strings) or a JSON list; the grid is the product of the axes")
+    w.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE", type=_param,
+                   help="a fixed notebook parameter for every run")
+    w.add_argument("--cluster", default="local", help="local (one worker process per core), local:N, or a Dask "
+                   "scheduler address such as tcp://host:8786 (default: local)")
+    w.add_argument("--out", default=None, help="the sweep folder (default out/sweep/<notebook>-<profile>)")
+    w.add_argument("--resources", action="append", default=[], metavar="NAME=AMOUNT",
+                   help="worker resources each run needs, e.g. GPU=1")
+    w.add_argument("--timeout", type=_scalar(lambda x: _float(x, 0, strict=True), "a number of seconds > 0"),
+                   default=10.0, help="seconds to wait for a scheduler (and its first worker); default 10")
+    w.add_argument("--torch-threads", type=_scalar(lambda x: _int(x, 1), "an integer >= 1"), default=None,
+                   help="torch threads per run (default: cores / local workers; on a remote worker its cores / "
+                   "its threads)")
+    w.add_argument("--static", action="store_true", help="also export PNG figures in every run (slow)")
+    w.add_argument("--no-report", action="store_true", help="skip the aggregate (grokkit aggregate DIR later)")
+    w.add_argument("--no-progress", action="store_true", help="no progress bar")
+    a = sub.add_parser("aggregate", help="aggregate a sweep folder: DIR/aggregate/results.json, tables, report.html")
+    a.add_argument("dir")
+    s = sub.add_parser("ensemble-sweep", help="train an ensemble of spec-01 MLPs on modular arithmetic in one "
+                       "process, print grokking times")
     s.add_argument("--p", type=_scalar(lambda x: _int(x, 2), "an integer >= 2 (a prime for div), e.g. 97"),
                    default=97)
     s.add_argument("--operation", default="add")
@@ -278,12 +334,17 @@ def main(argv=None) -> int:
     ls.add_argument("--limit", type=_scalar(lambda x: _int(x, 1), "an integer >= 1"), default=30)
     if argv and argv[0] == "bench":
         return cmd_bench(argv[1:])
+    if len(argv) > 1 and argv[0] == "sweep" and argv[1].partition("=")[0] in _ENSEMBLE_OPTIONS:
+        print("note: `grokkit sweep --p/--seeds/...` is now `grokkit ensemble-sweep` (grokkit sweep NOTEBOOK runs "
+              "notebooks on Dask)", file=sys.stderr)
+        argv[0] = "ensemble-sweep"
     try:
         args = ap.parse_args(argv)
     except SystemExit as e:  # a bad option (one line, from _Parser.error) or -h: return the code, as below
         return e.code if isinstance(e.code, int) else 2
     try:
-        return {"run": cmd_run, "sweep": cmd_sweep, "list": cmd_list}[args.cmd](args)
+        return {"run": cmd_run, "sweep": cmd_sweep, "aggregate": cmd_aggregate, "ensemble-sweep": cmd_ensemble_sweep,
+                "list": cmd_list}[args.cmd](args)
     except (ValueError, OSError, RuntimeError) as e:  # bad parameters or an unusable path: one line, no traceback
         msg = " ".join(str(e).split()) or type(e).__name__
         print(f"grokkit {args.cmd}: error: {msg}", file=sys.stderr)
