@@ -498,3 +498,75 @@ def weight_rows(panels: dict, n_rows: int = 3, title: str | None = None) -> go.F
             fig.add_trace(go.Scatter(y=np.asarray(arr[i]), mode="lines", showlegend=False), row=1, col=j)
     fig.update_layout(title=title, template="plotly_white", height=300)
     return fig
+
+
+# ---- notebook 05 (Bayesian tickets) -------------------------------------------------------------------------
+def stacked_curves(df: pd.DataFrame, rows, *, group: str = "label", x: str = "step", title: str | None = None,
+                   height: int = 900) -> go.Figure:
+    """Panels stacked on a shared x axis: rows = [(panel title, [columns], log_y)], one line per (group value,
+    column); the first group solid, the others dashed."""
+    fig = make_subplots(rows=len(rows), cols=1, shared_xaxes=True, subplot_titles=[r[0] for r in rows],
+                        vertical_spacing=0.06)
+    palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
+    for i, (name, g) in enumerate(df.groupby(group, sort=False)):
+        g = g.sort_values(x)
+        for r, (_, cols, log_y) in enumerate(rows, start=1):
+            for j, col in enumerate(cols):
+                fig.add_trace(go.Scatter(x=g[x], y=g[col], name=f"{name}: {col}", legendgroup=str(name), mode="lines",
+                                         line=dict(color=palette[(j + 2 * (r - 1)) % len(palette)],
+                                                   dash="dash" if i else "solid")), row=r, col=1)
+            if log_y:
+                fig.update_yaxes(type="log", row=r, col=1)
+    fig.update_xaxes(title_text=x, row=len(rows), col=1)
+    fig.update_layout(height=height, title=title, template="plotly_white")
+    return fig
+
+
+def table_heatmap(table: pd.DataFrame, title: str | None = None, zmin: float = 0.0, zmax: float = 1.0,
+                  height: int = 400) -> go.Figure:
+    """A DataFrame (index = rows, columns = columns) as an annotated heatmap."""
+    z = table.to_numpy(float)
+    fig = go.Figure(go.Heatmap(z=z, x=[str(c) for c in table.columns], y=[str(i) for i in table.index], zmin=zmin,
+                               zmax=zmax, colorscale="Viridis", text=np.round(z, 3), texttemplate="%{text}"))
+    fig.update_layout(title=title, height=height, template="plotly_white")
+    return fig
+
+
+def lambda_law(curves: pd.DataFrame, table: pd.DataFrame, law: dict, cap: float, title: str | None = None
+               ) -> go.Figure:
+    """Left: test accuracy per lambda (curves: lam, step, test_acc). Right: grokking step vs 1/lambda, log-log
+    (table: lam, t_gen; never-grokked members as open markers at the cap) with the fit c / lambda + floor."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=["test accuracy", "grokking step vs 1/lambda"])
+    for lam, g in curves.groupby("lam", sort=True):
+        g = g.sort_values("step")
+        fig.add_trace(go.Scatter(x=g.step, y=g.test_acc, name=f"lambda={lam:g}", mode="lines"), row=1, col=1)
+    t = table.t_gen.to_numpy(float)
+    ok, cens = table[np.isfinite(t)], table[~np.isfinite(t)]
+    fig.add_trace(go.Scatter(x=1 / ok.lam, y=ok.t_gen, mode="markers", name="grokked", marker=dict(size=10)),
+                  row=1, col=2)
+    fig.add_trace(go.Scatter(x=1 / cens.lam, y=[cap] * len(cens), mode="markers", name="not grokked (> cap)",
+                             marker=dict(size=10, symbol="circle-open")), row=1, col=2)
+    if np.isfinite(law.get("c", np.nan)) and len(table):
+        xs = np.geomspace((1 / table.lam).min(), (1 / table.lam).max(), 50)
+        fig.add_trace(go.Scatter(x=xs, y=law["c"] * xs + law["floor"], name="fit c/lambda + floor",
+                                 line=dict(dash="dot")), row=1, col=2)
+    fig.update_xaxes(type="log", row=1, col=2, title_text="1/lambda")
+    fig.update_yaxes(type="log", row=1, col=2, title_text="grokking step")
+    fig.update_xaxes(title_text="step", row=1, col=1)
+    fig.update_layout(height=450, title=title, template="plotly_white")
+    return fig
+
+
+def censored_bars(df: pd.DataFrame, x: str, columns, cap: float, title: str | None = None,
+                  y_title: str = "grokking step") -> go.Figure:
+    """Grouped bars of times, one bar per column and x value; NaN (never crossed) drawn at the cap, hatched."""
+    fig = go.Figure()
+    palette = ["#7f7f7f", "#ff7f0e", "#1f77b4", "#2ca02c", "#d62728"]
+    for i, col in enumerate(columns):
+        v = df[col].to_numpy(float)
+        fig.add_trace(go.Bar(x=[str(a) for a in df[x]], y=np.where(np.isfinite(v), v, cap), name=col,
+                             marker_color=palette[i % len(palette)],
+                             marker_pattern_shape=["" if np.isfinite(a) else "/" for a in v]))
+    fig.update_layout(barmode="group", title=title, yaxis_title=f"{y_title} (hatched: > {cap:g}, never)",
+                      xaxis_title=x, template="plotly_white", height=400)
+    return fig

@@ -17,104 +17,115 @@
 # `grokkit.tasks.sequences`. All variants of one stage are members of ONE ensemble (per-member seeds, weight
 # decays, prior strengths, norm-matching radii and pruning masks).
 
+#
+# The notebook is a sequence of *sections*, each a function from the settings to a result made of data (tables,
+# numbers) saved with its provenance in `output_dir/results/`; figures and claims rows are drawn from those
+# results alone, so `source="shipped"` or `source=<an earlier output folder>` replays them without training.
+# Sections: `ladder` (why the baseline needs fresh distractors) · `phases` (Fig 1) · `norm_structure` (Fig 2) ·
+# `lambda_sweep` (Fig 3) · `tickets` (Fig 4) · `bound` (Fig 5) · `wd_sweep` (inverse weight-decay law) ·
+# `priors` (Fig 6). Each experiment section has a control panel below its claims.
+
 # %% tags=["parameters"]
 import os
 
 profile = os.environ.get("GROKKIT_PROFILE", "demo")  # "ci" | "demo" | "paper"
+source = os.environ.get("GROKKIT_SOURCE", "run")  # "run" | "shipped" | an earlier output folder
 seed = 0
 device = "auto"
 output_dir = None
-task = None  # "add" | "mul" | "k_add" | "parity" | "perm"
-p = None
-seq_len = None
-distractors = None  # "resample" (fresh training distractors every step; test rows keep one draw) | "fixed"
-train_frac = None
-lr = None
-lam = None  # the prior strength of the Bayesian ticket / factorial
+task = None  # k-sparse sequence task
+p = None  # modulus / task size
+seq_len = None  # sequence length T (k informative positions, distractors and the query)
+distractors = None  # training distractors: resampled every step, or one fixed draw per row
+train_frac = None  # share of the rows used for training
+lr = None  # AdamW learning rate
+lam = None  # prior strength of the Bayesian ticket, the factorial and the priors
 lambdas = None  # the lambda sweep (Fig 3)
-weight_decays = None  # baseline weight-decay sweep (optional section); 1.0 is always trained
-seeds = None
-epochs = None  # full-batch steps
-nm_weight_decay = None  # weight decay of the norm-matched members (norm fixed by projection)
-prune_rate = None
-eval_every = None
+weight_decays = None  # baseline weight-decay sweep (1.0 is always trained)
+seeds = None  # seeds of the baseline / Bayesian ticket / lottery ticket
+epochs = None  # full-batch steps of every run
+nm_weight_decay = None  # weight decay of the norm-matched members (their norm is fixed by projection)
+prune_rate = None  # share of weights the lottery ticket prunes (global magnitude)
+eval_every = None  # steps between evaluations
+
+# %% [markdown]
+# ## Parameters
+# Each parameter is declared once (type, what is allowed, default per profile, help); `grokkit run
+# 05_bayesian_tickets --help-params` prints the same table. ci: p = 23, 60% train, lr 1e-2 (the prior-trained
+# members grok within ~1.5k full-batch steps on 2 CPU cores), lambdas {0.01, 0.1, 1, 10}, seeds 0-1. demo: the
+# ci task with the full lambda grid and the weight-decay sweep (p = 31, 3 seeds, 3000 steps took > 9 min for
+# stage 1 alone on 2 cores: measured; that scale is left to the paper profile / a GPU). paper: spec 05's
+# settings (p = 113, 30% of pairs, AdamW lr 1e-3, wd 1, 10k full-batch epochs, seeds 0-4).
+
+# %% tags=["params-spec"]
+from grokkit import notebook as nb
+from grokkit.tasks.sequences import DISTRACTOR_SAMPLING, SEQ_TASKS
+
+distinct = nb.Check("a non-empty list of distinct values", lambda v: len(v) > 0 and len(set(v)) == len(v))
+GRID = [0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
+PARAMS = nb.Params(
+    "05_bayesian_tickets",
+    nb.Param("task", str, "k-sparse sequence task (Table 1)", default="add", choices=SEQ_TASKS),
+    nb.Param("p", int, "modulus / task size", default=23, paper=113, range=(2, None),
+             widget=[11, 17, 23, 31, 37, 47, 59, 113]),
+    nb.Param("seq_len", int, "sequence length T (informative positions, distractors, '=')", default=5,
+             range=(3, None)),
+    nb.Param("distractors", str, "training distractors: fresh every step (test rows keep one draw), or one fixed "
+             "draw per row", default="resample", choices=DISTRACTOR_SAMPLING),
+    nb.Param("train_frac", float, "share of the rows used for training", default=0.6, paper=0.3, range=(0, 1),
+             open="both", widget=(0.2, 0.9, 0.05)),
+    nb.Param("lr", float, "AdamW learning rate", default=1e-2, paper=1e-3, range=(0, None), open="low"),
+    nb.Param("lam", float, "prior strength of the Bayesian ticket, the factorial and the priors", default=1.0,
+             range=(0, None), open="low", widget=[0.1, 0.3, 1.0, 3.0, 10.0]),
+    nb.Param("lambdas", list, "the lambda sweep (Fig 3)", item=float, ci=[0.01, 0.1, 1.0, 10.0], default=GRID,
+             range=(0, None), open="low", check=distinct),
+    nb.Param("weight_decays", list, "baseline weight-decay sweep (1.0 is always trained)", item=float, ci=[1.0],
+             default=[0.3, 1.0, 3.0], range=(0, None), open="low", check=distinct),
+    nb.Param("seeds", list, "seeds of the baseline / Bayesian ticket / lottery ticket", item=int, default=[0, 1],
+             paper=[0, 1, 2, 3, 4], range=(0, None), check=distinct),
+    nb.Param("epochs", int, "full-batch steps of every run", default=1500, paper=10000, range=(10, None),
+             widget=(500, 20000, 500)),
+    nb.Param("nm_weight_decay", float, "weight decay of the norm-matched members", default=0.0, range=(0, None),
+             widget=(0.0, 3.0, 0.1)),
+    nb.Param("prune_rate", float, "share of weights the lottery ticket prunes (global magnitude)", default=0.6,
+             range=(0, 1), open="both", widget=(0.1, 0.95, 0.05)),
+    nb.Param("eval_every", int, "steps between evaluations", default=50, paper=100, range=(1, None)),
+)
 
 # %%
 import math
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 import torch
-from plotly.subplots import make_subplots
 
 import grokkit
-from grokkit import notebook as nb
-from grokkit import plots, priors, prune, validate
+from grokkit import plots, priors, prune
 from grokkit.data import Data
 from grokkit.metrics import censored
+from grokkit.metrics import structural as st
 from grokkit.metrics.attention import AttentionProbe
+from grokkit.metrics.ungrokking import loglog_slope
 from grokkit.models import TransformerConfig, build
 from grokkit.tasks import random_split
-from grokkit.tasks.sequences import DISTRACTOR_SAMPLING, SEQ_TASKS, SequenceTask
+from grokkit.tasks.sequences import SequenceTask
 from grokkit.train import TrainConfig, fit
 
-PROFILES = {
-    # ci: small p, lr 1e-2 so that the prior-trained members grok within ~1.5k full-batch steps on 2 CPU cores
-    "ci": dict(task="add", p=23, seq_len=5, distractors="resample", train_frac=0.6, lr=1e-2, lam=1.0,
-               lambdas=(0.01, 0.1, 1.0, 10.0),
-               weight_decays=(1.0,), seeds=(0, 1), epochs=1500, nm_weight_decay=0.0, prune_rate=0.6,
-               eval_every=50),
-    # demo: the ci task with the full lambda grid and the weight-decay sweep (p=31, 3 seeds, 3000 steps took
-    # > 9 min for stage 1 alone on 2 cores: measured; that scale is left to the paper profile / a GPU)
-    "demo": dict(task="add", p=23, seq_len=5, distractors="resample", train_frac=0.6, lr=1e-2, lam=1.0,
-                 lambdas=(0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0), weight_decays=(0.3, 1.0, 3.0), seeds=(0, 1),
-                 epochs=1500, nm_weight_decay=0.0, prune_rate=0.6, eval_every=50),
-    # paper: spec 05 settings (p=113, 30% of pairs, AdamW lr 1e-3, wd 1, 10k full-batch epochs, seeds 0-4)
-    "paper": dict(task="add", p=113, seq_len=5, distractors="resample", train_frac=0.3, lr=1e-3, lam=1.0,
-                  lambdas=(0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0), weight_decays=(0.3, 1.0, 3.0),
-                  seeds=(0, 1, 2, 3, 4), epochs=10000, nm_weight_decay=0.0, prune_rate=0.6, eval_every=100),
-}
+
+def consistent(S):  # cross-parameter check: resolve and every panel's Run apply it
+    if S.eval_every >= S.epochs:
+        raise ValueError(f"eval_every={S.eval_every} is not allowed: must be < epochs={S.epochs}")
 
 
-def _positive_tuple(name):
-    def check(v):
-        v = tuple(float(x) for x in (v if isinstance(v, (list, tuple)) else (v,)))
-        if not v or any(x <= 0 for x in v):
-            raise ValueError(f"{name}={v} must be a non-empty tuple of positive numbers")
-        return v
-    return check
-
-
-def _seeds(v):
-    v = tuple(int(x) for x in (v if isinstance(v, (list, tuple)) else (v,)))
-    if not v or len(set(v)) != len(v):
-        raise ValueError(f"seeds={v} must be a non-empty tuple of distinct integers")
-    return v
-
-
+PARAMS.checks.append(consistent)
 # one intra-op thread: the matrices are tiny, a second thread only adds synchronisation (and collapses when
 # the machine is shared: 10x slower measured on a loaded 2-core box)
 torch.set_num_threads(1)
-
-S = nb.settings(
-    "05_bayesian_tickets", profile, PROFILES, output_dir=output_dir, seed=seed, device=device, task=task, p=p,
-    seq_len=seq_len, distractors=distractors, train_frac=train_frac, lr=lr, lam=lam, lambdas=lambdas,
-    weight_decays=weight_decays,
-    seeds=seeds, epochs=epochs, nm_weight_decay=nm_weight_decay, prune_rate=prune_rate, eval_every=eval_every,
-    checks=dict(task=lambda v: validate.choice("task", v, SEQ_TASKS), p=lambda v: validate.integer("p", v, min_value=2),
-                seq_len=lambda v: validate.integer("seq_len", v, min_value=3),
-                distractors=lambda v: validate.choice("distractors", v, DISTRACTOR_SAMPLING),
-                train_frac=lambda v: validate.fraction("train_frac", v),
-                lr=lambda v: validate.number("lr", v, min_value=0, strict=True),
-                lam=lambda v: validate.number("lam", v, min_value=0, strict=True),
-                lambdas=_positive_tuple("lambdas"), weight_decays=_positive_tuple("weight_decays"), seeds=_seeds,
-                epochs=lambda v: validate.integer("epochs", v, min_value=10),
-                nm_weight_decay=lambda v: validate.number("nm_weight_decay", v, min_value=0),
-                prune_rate=lambda v: validate.fraction("prune_rate", v),
-                eval_every=lambda v: validate.integer("eval_every", v, min_value=1)))
-print(f"grokkit {grokkit.__version__}, profile {S.profile!r}, writing to {S.output_dir}")
+S = PARAMS.resolve(globals())
+claims = nb.Claims()
+print(f"grokkit {grokkit.__version__}, profile {S.profile!r}, source {str(S.source)!r}, writing to {S.output_dir}")
 S
 
 # %% [markdown]
@@ -123,11 +134,11 @@ S
 # and changes one thing per rung toward App. G.2 (rows at p=113 / 30% are the paper scale; p=23 / 60% / lr x10
 # is the ci scale). `n_grokked` counts seeds with test acc > 0.95 by the cap; censored times read "> cap".
 # `train_acc_fresh`: accuracy on the training pairs with new distractors (final weights); `mass_S`: the
-# query's final attention on S. Measured by the script on 2 CPU cores, not re-run here.
+# query's final attention on S. Measured by the script on 2 CPU cores and loaded here from
+# `data/05_bayesian_tickets/ladder.csv` (no panel: nothing is trained in this notebook for it).
 
 # %%
 LADDER = Path(grokkit.__file__).resolve().parents[1] / "data" / "05_bayesian_tickets" / "ladder.csv"
-ladder = pd.read_csv(LADDER, dtype=str) if LADDER.exists() else pd.DataFrame()
 
 
 def ladder_conclusion(df):
@@ -135,35 +146,38 @@ def ladder_conclusion(df):
     done = [p_ for p_, g in df.groupby("p") if {"R2", "R3", "R4"} <= set(g.rung)] if len(df) else []
     if not done:
         return "(ladder incomplete: run benchmarks/ladder_05.py)"
-    p_ = max(done, key=int)
-    r = df[df.p == p_].set_index("rung")
+    r = df[df.p == max(done, key=int)].set_index("rung")
 
     def grok(rung):
         n, tot = r.n_grokked[rung].split("/")
         return (f"{n}/{tot} seeds grok (median t_gen {r.t_gen_median[rung]}, " if int(n) else
                 f"none of {tot} seeds groks by step {r.cap[rung]} (") + f"final test acc {r.final_test_acc[rung]})"
 
-    def first(v):
-        return float(str(v).split()[0])
-
-    key = (first(r.final_train_acc["R3"]) > 0.9 and first(r.train_acc_fresh["R3"]) < 0.5)
-    return (f"At p={p_}, without distractors the paper's model and optimiser: {grok('R2')}; with two distractors "
-            f"drawn once per pair: {grok('R3')} with train acc {r.final_train_acc['R3']} but "
+    key = float(str(r.final_train_acc["R3"]).split()[0]) > 0.9 and float(str(r.train_acc_fresh["R3"]).split()[0]) < 0.5
+    return (f"At p={max(done, key=int)}, without distractors the paper's model and optimiser: {grok('R2')}; with two "
+            f"distractors drawn once per pair: {grok('R3')} with train acc {r.final_train_acc['R3']} but "
             f"{r.train_acc_fresh['R3']} on the same pairs with fresh distractors"
             + (" (the fixed distractors are a memorisation key)" if key else "")
             + f"; with the training distractors resampled every step: {grok('R4')}.")
 
 
-print(ladder_conclusion(ladder))
-ladder
+@nb.section("ladder", uses=[])
+def ladder(S) -> nb.Result:
+    df = pd.read_csv(LADDER, dtype=str).fillna("") if LADDER.exists() else pd.DataFrame({"rung": pd.Series([], str)})
+    return nb.Result(ladder=df, conclusion=ladder_conclusion(df))
+
+
+R_ladder = ladder(S)
+print(R_ladder.conclusion)
+R_ladder.ladder
 
 # %% [markdown]
 # ## The task, the model, the two training stages
 # `SequenceTask` builds the table of all `p^2` pairs with one fixed draw of distractors per pair; a random
 # `train_frac` of the rows is the training set. With `distractors="resample"` (default) every fit redraws the
 # training rows' distractors at every step (`augment=t.resampler(seed)`); the test rows keep their one draw.
-# The model is spec 05's: 1 layer, 1 head, d_model 64, d_mlp 256,
-# ReLU, learned positions, no LayerNorm; AdamW betas (0.9, 0.999), 10-step warm-up, per-member grad-norm clip 1.
+# The model is spec 05's: 1 layer, 1 head, d_model 64, d_mlp 256, ReLU, learned positions, no LayerNorm; AdamW
+# betas (0.9, 0.999), 10-step warm-up, per-member grad-norm clip 1.
 #
 # **Stage 1** (one ensemble): the baseline and the Bayesian ticket (oracle KL, `lam`) for every seed; the
 # adversarial prior at wd 1; {no prior, oracle, adversarial} at wd 0; the lambda sweep; the weight-decay sweep.
@@ -171,17 +185,11 @@ ladder
 # final MLP norm of a grokked wd-1 model) x {no prior, oracle, adversarial}, and the lottery tickets (global
 # magnitude pruning of a grokked model's final weights, rewound to the same seed's initialisation, retrained
 # without a prior). The spec takes the grokked baseline for both; when the baseline has not grokked within
-# `epochs` (the usual case at CPU scale) the same-seed Bayesian ticket is the grokked reference, and the claims
-# table says so.
+# `epochs` the same-seed Bayesian ticket is the grokked reference, and the claims table says so. The stages are
+# trained once per session and settings (and kept in the run store); the sections below read them.
 
 # %%
 NAN = float("nan")
-
-
-def make_task(task, p, seq_len, train_frac, seed=S.seed):
-    t = SequenceTask(task, p=p, seq_len=seq_len, distractor_sampling=S.distractors)
-    split = random_split(t, train_frac, seed=seed)
-    return t, Data(t.X, t.y, split.train, split.test)
 
 
 def model_config(t):
@@ -189,72 +197,122 @@ def model_config(t):
                              n_heads=1, d_mlp=256)
 
 
-def train_config(members, lr, epochs, eval_every):
-    return TrainConfig(steps=epochs, lr=lr, weight_decay=tuple(float(m["wd"]) for m in members),
-                       betas=(0.9, 0.999), warmup_steps=10, grad_clip=1.0, eval_every=eval_every, device=S.device)
-
-
-def run_members(t, data, members, lr, epochs, eval_every, masks=None, init_states=None, desc="stage"):
-    """One ensemble: member m has seed, wd, oracle lambda `orc`, adversarial lambda `adv`, NM radius `nm`."""
-    cfg = model_config(t)
-    model = build(cfg, len(members), seeds=[m["seed"] for m in members])
-    if init_states is not None:  # rewinding: copy given initial parameters into some members
-        with torch.no_grad():
-            for i, st in init_states.items():
-                for n, prm in model.named_parameters():
-                    prm[i].copy_(st[n][0])
-    losses = [priors.oracle_kl(t, lam=tuple(float(m["orc"]) for m in members)),
-              priors.adversarial_kl(t, lam=tuple(float(m["adv"]) for m in members))]
-    hooks = [priors.NormMatch(tuple(float(m["nm"]) for m in members))] if any(
-        not math.isnan(m["nm"]) for m in members) else []
-    probe = AttentionProbe(t.informative, tuple(t.oracle().tolist()))
-    run = fit(model, data, train_config(members, lr, epochs, eval_every), extra_losses=losses, after_step=hooks,
-              callbacks=[probe], masks=masks, desc=desc, augment=t.resampler(seed=S.seed))
-    run.members = pd.DataFrame(members)
-    return run
+def train_config(S, members, epochs=None):
+    return TrainConfig(steps=epochs or S.epochs, lr=S.lr, weight_decay=tuple(float(m["wd"]) for m in members),
+                       betas=(0.9, 0.999), warmup_steps=10, grad_clip=1.0, eval_every=S.eval_every, device=S.device)
 
 
 def member(name, seed=0, wd=1.0, orc=0.0, adv=0.0, nm=NAN):
     return dict(name=name, seed=seed, wd=wd, orc=orc, adv=adv, nm=nm)
 
 
-def stage1_members(lam, lambdas, weight_decays, seeds):
-    ms = []
-    for s in seeds:
-        ms += [member("baseline", s), member("bayes", s, orc=lam)]
-    ms += [member("adv", adv=lam), member("wd0", wd=0.0), member("wd0+oracle", wd=0.0, orc=lam),
-           member("wd0+adv", wd=0.0, adv=lam)]
-    ms += [member(f"lam={x:g}", orc=x) for x in lambdas if x != lam]
-    ms += [member(f"wd={w:g}", wd=w) for w in weight_decays if w != 1.0]
-    return ms
-
-
-def t_gen(run, i):
-    v = run.times.set_index("member").t_gen.get(i, NAN)
-    return float(v)
+def idx(frame, name, seed=None):
+    sel = frame[(frame.name == name) & ((frame.seed == seed) if seed is not None else True)]
+    return int(sel.index[0])
 
 
 def final(run, col):
     c = run.curves()
-    last = c[c.step == c.step.max()].set_index("member")
-    return last[col]
+    return c[c.step == c.step.max()].set_index("member")[col].values
 
 
-def stage1(task, p, seq_len, train_frac, lr, lam, lambdas, weight_decays, seeds, epochs, eval_every):
-    t, data = make_task(task, p, seq_len, train_frac)
-    ms = stage1_members(lam, lambdas, weight_decays, seeds)
-    return t, data, run_members(t, data, ms, lr, epochs, eval_every, desc="stage 1")
+def member_table(run, members, **extra):
+    """Per member: its settings, t_gen (NaN: never grokked), final test acc, final train D, final MLP norm."""
+    t_gen = run.times.set_index("member").t_gen
+    return pd.DataFrame(members).assign(t_gen=[float(t_gen.get(i, NAN)) for i in range(len(members))],
+                                        final_test_acc=final(run, "test_acc"), final_D=final(run, "train_D"),
+                                        mlp_norm=final(run, "extra_mlp_norm"), **extra)
 
 
-t, data, run1 = stage1(S.task, S.p, S.seq_len, S.train_frac, S.lr, S.lam, S.lambdas, S.weight_decays, S.seeds,
-                       S.epochs, S.eval_every)
-M1 = run1.members.assign(t_gen=[t_gen(run1, i) for i in range(len(run1.members))],
-                         final_test_acc=final(run1, "test_acc").values, final_D=final(run1, "train_D").values,
-                         mlp_norm=final(run1, "extra_mlp_norm").values)
-print(f"{t.description}: {len(data.train[0])} train / {len(data.test[0])} test rows; chance = {1 / t.n_classes:.3f}; "
-      f"stage 1: {len(M1)} members, " + ("loaded from the run store" if run1.meta["loaded_from_store"]
-                                        else f"trained in {run1.meta['wall_s']:.0f} s"))
-M1
+# %%
+def run_members(S, t, data, members, masks=None, init_states=None, desc="stage"):
+    """One ensemble: member m has seed, wd, oracle lambda `orc`, adversarial lambda `adv`, NM radius `nm`."""
+    model = build(model_config(t), len(members), seeds=[m["seed"] for m in members])
+    if init_states is not None:  # rewinding: copy given initial parameters into some members
+        with torch.no_grad():
+            for i, state in init_states.items():
+                for n, prm in model.named_parameters():
+                    prm[i].copy_(state[n][0])
+    losses = [priors.oracle_kl(t, lam=tuple(float(m["orc"]) for m in members)),
+              priors.adversarial_kl(t, lam=tuple(float(m["adv"]) for m in members))]
+    hooks = [priors.NormMatch(tuple(float(m["nm"]) for m in members))] if any(
+        not math.isnan(m["nm"]) for m in members) else []
+    probe = AttentionProbe(t.informative, tuple(t.oracle().tolist()))
+    return fit(model, data, train_config(S, members), extra_losses=losses, after_step=hooks, callbacks=[probe],
+               masks=masks, desc=desc, augment=t.resampler(seed=S.seed))
+
+
+def stage1_members(S):
+    ms = []
+    for s in S.seeds:
+        ms += [member("baseline", s), member("bayes", s, orc=S.lam)]
+    ms += [member("adv", adv=S.lam), member("wd0", wd=0.0), member("wd0+oracle", wd=0.0, orc=S.lam),
+           member("wd0+adv", wd=0.0, adv=S.lam)]
+    ms += [member(f"lam={x:g}", orc=x) for x in S.lambdas if x != S.lam]
+    ms += [member(f"wd={w:g}", wd=w) for w in S.weight_decays if w != 1.0]
+    return ms
+
+
+# %%
+STAGE1 = ["task", "p", "seq_len", "distractors", "train_frac", "lr", "lam", "lambdas", "weight_decays", "seeds",
+          "epochs", "eval_every", "seed"]
+STAGE2 = STAGE1 + ["nm_weight_decay", "prune_rate"]
+_MEMO = {}
+
+
+def memo(name, S, keys, make):
+    """One value per name, recomputed when the settings in `keys` change (sections share the stages)."""
+    key = tuple(repr(S[k]) for k in [*keys, "device"])
+    if name not in _MEMO or _MEMO[name][0] != key:
+        _MEMO[name] = (key, make())
+    return _MEMO[name][1]
+
+
+def stage1(S):
+    def make():
+        t = SequenceTask(S.task, p=S.p, seq_len=S.seq_len, distractor_sampling=S.distractors)
+        split = random_split(t, S.train_frac, seed=S.seed)
+        data = Data(t.X, t.y, split.train, split.test)
+        ms = stage1_members(S)
+        run = run_members(S, t, data, ms, desc="stage 1")
+        return SimpleNamespace(t=t, data=data, run=run, M=member_table(run, ms))
+    return memo("stage1", S, STAGE1, make)
+
+
+# %%
+def reference_member(M, seed):
+    """The grokked model for the NM radius and the lottery ticket: the baseline if it grokked, else the Bayesian."""
+    b = idx(M, "baseline", seed)
+    if not math.isnan(M.t_gen[b]):
+        return b, "baseline"
+    return idx(M, "bayes", seed), "bayes (baseline did not grok)"
+
+
+def stage2(S):
+    def make():
+        s1 = stage1(S)
+        i_ref, ref_kind = reference_member(s1.M, S.seeds[0])
+        radius = float(s1.M.mlp_norm[i_ref])
+        ms = [member("nm", wd=S.nm_weight_decay, nm=radius), member("nm+oracle", wd=S.nm_weight_decay, orc=S.lam,
+                                                                   nm=radius),
+              member("nm+adv", wd=S.nm_weight_decay, adv=S.lam, nm=radius)]
+        names = [n for n, _ in build(model_config(s1.t), 1).named_parameters() if n.startswith("W_")]
+        E = len(ms) + len(S.seeds)
+        masks = {n: torch.ones((E, *s1.run.final_state[n].shape[1:]), dtype=torch.bool) for n in names}
+        init, refs = {}, []
+        for s in S.seeds:
+            j, kind = reference_member(s1.M, s)
+            refs.append(kind)
+            mk = prune.magnitude(s1.run.member_state(j), S.prune_rate, "global", names=names)
+            for n in names:
+                masks[n][len(ms)] = mk[n][0]
+            init[len(ms)] = s1.run.member_state(idx(s1.M, "baseline", s), step=0)  # theta_0 of that seed (rewind)
+            ms.append(member("lottery", s))
+        run = run_members(S, s1.t, s1.data, ms, masks=masks, init_states=init, desc="stage 2")
+        return SimpleNamespace(run=run, M=member_table(run, ms, reference=[None] * 3 + refs), radius=radius,
+                               ref_kind=ref_kind)
+    return memo("stage2", S, STAGE2, make)
+
 
 # %% [markdown]
 # ## Fig 1: the four phases of the baseline (lambda = 0)
@@ -266,51 +324,66 @@ M1
 # comparison. **Look for**: does D fall before test accuracy rises? Does the gradient collapse after memorisation?
 
 # %%
-def phases_figure(run, members, title):
+PHASE_COLS = ["train_acc", "test_acc", "test_D", "test_mass_min", "extra_grad_wqk", "extra_mlp_norm"]
+
+
+def eval_curves(S, run, members: dict, cols):
+    """Wide curves at the evaluation steps of some members: {label: member index} -> label, step, cols."""
     c = run.curves()
-    c = c[c.step % S.eval_every == 0]
-    rows = [("accuracy", ["train_acc", "test_acc"]), ("D (test) / min mass on S", ["test_D", "test_mass_min"]),
-            ("||dL/d(W_Q W_K^T)||", ["extra_grad_wqk"]), ("MLP norm", ["extra_mlp_norm"])]
-    fig = make_subplots(rows=4, cols=1, shared_xaxes=True, subplot_titles=[r[0] for r in rows], vertical_spacing=0.06)
-    colours = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"]
-    for i, (label, mi) in enumerate(members):
-        d = c[c.member == mi]
-        for r, (_, cols) in enumerate(rows):
-            for j, col in enumerate(cols):
-                fig.add_trace(go.Scatter(x=d.step, y=d[col], name=f"{label}: {col}", legendgroup=label,
-                                         line=dict(color=colours[j + 2 * (r == 1)], dash="dash" if i else "solid")),
-                              row=r + 1, col=1)
-    fig.update_yaxes(type="log", row=3, col=1)
-    fig.update_layout(height=900, title=title)
-    return fig
+    c = c[(c.step % S.eval_every == 0) & c.member.isin(list(members.values()))]
+    label = {i: name for name, i in members.items()}
+    return c.assign(label=c.member.map(label))[["label", "step", *cols]].reset_index(drop=True)
 
 
-def idx(frame, name, seed=None):
-    sel = frame[(frame.name == name) & ((frame.seed == seed) if seed is not None else True)]
-    return int(sel.index[0])
+@nb.section("phases", knobs=["task", "p", "train_frac", "epochs", "lam"], uses=STAGE1)
+def phases(S) -> nb.Result:
+    s1 = stage1(S)
+    who = {"baseline": idx(s1.M, "baseline", S.seeds[0]), f"bayes lam={S.lam:g}": idx(s1.M, "bayes", S.seeds[0])}
+    curves = eval_curves(S, s1.run, who, PHASE_COLS)
+    ph = [dict(label=k, **st.phase_times(g.step, g.test_D, g.test_acc, g.extra_grad_wqk))
+          for k, g in curves.groupby("label", sort=False)]
+    return nb.Result(curves=curves, phases=pd.DataFrame(ph), stage1=s1.M, task=s1.t.description,
+                     n_train=len(s1.data.train[0]), n_test=len(s1.data.test[0]), chance=1 / s1.t.n_classes,
+                     seed=S.seeds[0], first_eval=S.eval_every, cap=S.epochs)
 
 
-i_base, i_bayes = idx(M1, "baseline", S.seeds[0]), idx(M1, "bayes", S.seeds[0])
-fig1 = phases_figure(run1, [("baseline", i_base), (f"bayes lam={S.lam:g}", i_bayes)],
-                     f"Four phases, {t.description}, seed {S.seeds[0]}")
-plots.export(fig1, S.output_dir, "fig1_four_phases")
+R_phases = phases(S)
+print(f"{R_phases.task}: {R_phases.n_train} train / {R_phases.n_test} test rows; chance = {R_phases.chance:.3f}; "
+      f"stage 1: {len(R_phases.stage1)} members")
+R_phases.stage1
 
 
-def phase_numbers(run, i):
-    c = run.curves()
-    d = c[(c.member == i) & (c.step % S.eval_every == 0)].set_index("step")
-    D0 = float(d.test_D.iloc[0])
-    below = d.index[d.test_D < 0.1 * D0]
-    rise = d.index[d.test_acc > 0.5]
-    g = d.extra_grad_wqk
-    return dict(D0=D0, t_D_small=float(below[0]) if len(below) else NAN,
-                t_test_half=float(rise[0]) if len(rise) else NAN, grad_peak=float(g.max()),
-                grad_final=float(g.iloc[-1]), t_grad_peak=float(g.idxmax()))
+# %%
+def draw_phases(R):
+    rows = [("accuracy", ["train_acc", "test_acc"], False), ("D (test) / min mass on S", ["test_D", "test_mass_min"],
+                                                               False),
+            ("||dL/d(W_Q W_K^T)||", ["extra_grad_wqk"], True), ("MLP norm", ["extra_mlp_norm"], False)]
+    return plots.stacked_curves(R.curves, rows, title=f"Four phases, {R.task}, seed {R.seed}")
 
 
-ph_base, ph_bayes = phase_numbers(run1, i_base), phase_numbers(run1, i_bayes)
-print("baseline:", ph_base, "\nbayes:   ", ph_bayes)
-fig1
+def phases_claims(R):
+    b = R.phases.iloc[0]  # the baseline
+    return [nb.claim("baseline: D falls before test accuracy rises (four phases)", "D condenses before accuracy rises",
+                     f"t(D < 0.1 D0) = {b.t_D_small}, t(test > 0.5) = {b.t_test_half}",
+                     st.d_before_acc(b, R.first_eval)),
+            nb.claim("baseline: attention gradient spikes, then collapses", "spike then collapse",
+                     f"peak {b.grad_peak:.2e} at step {b.t_grad_peak:.0f}, final {b.grad_final:.2e}",
+                     bool(b.grad_final < 0.1 * b.grad_peak))]
+
+
+def export(fig, name):
+    """HTML always; PNG only from demo / paper runs (a replay has seconds for every figure)."""
+    plots.export(fig, S.output_dir, name, static=None if S.source == "run" and S.profile != "ci" else False)
+
+
+print(R_phases.phases.to_string(index=False))
+fig = draw_phases(R_phases)
+export(fig, "fig1_four_phases")
+claims.extend(phases_claims(R_phases), R_phases)
+fig
+
+# %%
+phases.panel(S, draw=draw_phases, claims=phases_claims)
 
 # %% [markdown]
 # ## Fig 2: norm x structure
@@ -318,146 +391,168 @@ fig1
 # prior, oracle KL, adversarial KL toward the distractors). The paper: the adversarial prior stays at chance even
 # with the norm controlled; the oracle prior without norm control improves but does not fully generalise; only
 # norm control + oracle reaches 100%. Norm matching projects (W_in, W_out) of the MLP to a fixed Frobenius radius
-# after every step (weight decay `nm_weight_decay` for those members) — stage 2.
+# after every step (weight decay `nm_weight_decay` for those members): stage 2.
 
 # %%
-def reference_member(M, seed):
-    """The grokked model for the NM radius and the lottery ticket: the baseline if it grokked, else the Bayesian."""
-    b = idx(M, "baseline", seed)
-    if not math.isnan(M.t_gen[b]):
-        return b, "baseline"
-    return idx(M, "bayes", seed), "bayes (baseline did not grok)"
-
-
-def stage2(run1, M1, nm_weight_decay, prune_rate, lr=S.lr, epochs=S.epochs, eval_every=S.eval_every):
-    i_ref, ref_kind = reference_member(M1, S.seeds[0])
-    radius = float(M1.mlp_norm[i_ref])
-    ms = [member("nm", wd=nm_weight_decay, nm=radius), member("nm+oracle", wd=nm_weight_decay, orc=S.lam, nm=radius),
-          member("nm+adv", wd=nm_weight_decay, adv=S.lam, nm=radius)]
-    names = [n for n, _ in build(model_config(t), 1).named_parameters() if n.startswith("W_")]
-    E = len(ms) + len(S.seeds)
-    masks = {n: torch.ones((E, *run1.final_state[n].shape[1:]), dtype=torch.bool) for n in names}
-    init, refs = {}, []
-    for s in S.seeds:
-        j, kind = reference_member(M1, s)
-        refs.append(kind)
-        mk = prune.magnitude(run1.member_state(j), prune_rate, "global", names=names)
-        k = len(ms)
-        for n in names:
-            masks[n][k] = mk[n][0]
-        init[k] = run1.member_state(idx(M1, "baseline", s), step=0)  # theta_0 of that seed (rewind)
-        ms.append(member("lottery", s))
-    run2 = run_members(t, data, ms, lr, epochs, eval_every, masks=masks, init_states=init, desc="stage 2")
-    M2 = run2.members.assign(t_gen=[t_gen(run2, i) for i in range(len(ms))],
-                             final_test_acc=final(run2, "test_acc").values, final_D=final(run2, "train_D").values,
-                             mlp_norm=final(run2, "extra_mlp_norm").values, reference=[None] * 3 + refs)
-    return run2, M2, radius, ref_kind
-
-
-run2, M2, radius, ref_kind = stage2(run1, M1, S.nm_weight_decay, S.prune_rate)
-print(f"norm-matching radius {radius:.2f} (final MLP norm of the {ref_kind} member, seed {S.seeds[0]}); stage 2: "
-      + ("loaded" if run2.meta["loaded_from_store"] else f"trained in {run2.meta['wall_s']:.0f} s"))
-
-
-def factorial_table(M1, M2):
+def factorial_table(S, M1, M2):
     acc = lambda M, n: float(M.final_test_acc[idx(M, n, S.seeds[0]) if n in ("baseline", "bayes") else idx(M, n)])
     rows = {"wd 1": [acc(M1, "baseline"), acc(M1, "bayes"), acc(M1, "adv")],
             "wd 0": [acc(M1, "wd0"), acc(M1, "wd0+oracle"), acc(M1, "wd0+adv")],
             "norm matching": [acc(M2, "nm"), acc(M2, "nm+oracle"), acc(M2, "nm+adv")]}
-    return pd.DataFrame(rows, index=["no prior", "oracle KL", "adversarial KL"]).T
+    return pd.DataFrame(rows, index=["no prior", "oracle KL", "adversarial KL"]).T.rename_axis("norm")
 
 
-F2 = factorial_table(M1, M2)
-fig2 = go.Figure(go.Heatmap(z=F2.values, x=list(F2.columns), y=list(F2.index), zmin=0, zmax=1, colorscale="Viridis",
-                            text=np.round(F2.values, 3), texttemplate="%{text}"))
-fig2.update_layout(title=f"Final test accuracy after {S.epochs} steps (chance {1 / t.n_classes:.3f})", height=400)
-plots.export(fig2, S.output_dir, "fig2_norm_structure")
-fig2
+@nb.section("norm_structure", knobs=["nm_weight_decay", "lam"], uses=STAGE2)
+def norm_structure(S) -> nb.Result:
+    s1, s2 = stage1(S), stage2(S)
+    return nb.Result(factorial=factorial_table(S, s1.M, s2.M).reset_index(), stage2=s2.M, radius=s2.radius,
+                     reference=s2.ref_kind, seed=S.seeds[0], chance=1 / s1.t.n_classes, cap=S.epochs)
+
+
+R_norm = norm_structure(S)
+print(f"norm-matching radius {R_norm.radius:.2f} (final MLP norm of the {R_norm.reference} member, seed "
+      f"{R_norm.seed})")
+R_norm.stage2
+
+
+# %%
+def draw_norm(R):
+    return plots.table_heatmap(R.factorial.set_index("norm"),
+                               title=f"Final test accuracy after {R.cap} steps (chance {R.chance:.3f})")
+
+
+def norm_claims(R):
+    F, chance = R.factorial.set_index("norm"), R.chance
+    nm_adv, nm_or = float(F.loc["norm matching", "adversarial KL"]), float(F.loc["norm matching", "oracle KL"])
+    wd0_or, wd1_or = float(F.loc["wd 0", "oracle KL"]), float(F.loc["wd 1", "oracle KL"])
+    return [nb.claim("norm matching + adversarial prior stays near chance", f"~chance (1/p = {chance:.3f})",
+                     round(nm_adv, 4), bool(nm_adv <= 3 * chance), checked=True),
+            nb.claim("norm matching + oracle prior generalises fully", "100%", round(nm_or, 4), bool(nm_or >= 0.95)),
+            nb.claim("oracle prior with wd 0 improves but does not fully generalise", "between chance and 100%",
+                     round(wd0_or, 4), bool(2 * chance < wd0_or < 0.95)),
+            nb.claim("wd 1 + oracle prior generalises", "100%", round(wd1_or, 4), bool(wd1_or >= 0.95))]
+
+
+fig = draw_norm(R_norm)
+export(fig, "fig2_norm_structure")
+claims.extend(norm_claims(R_norm), R_norm)
+fig
+
+# %%
+norm_structure.panel(S, draw=draw_norm, claims=norm_claims)
 
 # %% [markdown]
 # ## Fig 3: prior strength lambda vs grokking step
-# Theorem 5.2: with the KL term, D decays like exp(-mu lambda t), so t_grok <= (1/(mu lambda)) ln(D(0)/eps) —
+# Theorem 5.2: with the KL term, D decays like exp(-mu lambda t), so t_grok <= (1/(mu lambda)) ln(D(0)/eps):
 # linear in 1/lambda until an optimisation floor set by early training. Left: test accuracy per lambda; right:
 # grokking step (test acc > 0.95) vs 1/lambda (log-log) with the fitted line `t = c/lambda + floor`, and the
 # log-log slope of t vs lambda over the grokked points. Members that never grokked are drawn at the last step
-# as open markers (censored). **Look for**: a slope near -1 at small lambda, flattening into the floor.
+# as open markers (censored). The first claim compares the Bayesian ticket with the baseline over every seed.
+# **Look for**: a slope near -1 at small lambda, flattening into the floor.
 
 # %%
-def lambda_table(M1):
-    sel = M1[((M1.name == "bayes") & (M1.seed == S.seeds[0])) | M1.name.str.startswith("lam=")]
-    lam_col = sel.orc.astype(float)
-    return pd.DataFrame({"lam": lam_col.values, "t_gen": sel.t_gen.values, "member": sel.index}).sort_values("lam")
+@nb.section("lambda_sweep", knobs=["lambdas", "lam", "epochs"], uses=STAGE1)
+def lambda_sweep(S) -> nb.Result:
+    s1 = stage1(S)
+    M = s1.M
+    sel = M[((M.name == "bayes") & (M.seed == S.seeds[0])) | M.name.str.startswith("lam=")]
+    table = pd.DataFrame({"lam": sel.orc.astype(float).values, "t_gen": sel.t_gen.values,
+                          "member": sel.index}).sort_values("lam").reset_index(drop=True)
+    who = {f"{lam:g}": int(m) for lam, m in zip(table.lam, table.member)}
+    curves = eval_curves(S, s1.run, who, ["test_acc"])
+    curves = curves.assign(lam=curves.label.astype(float)).drop(columns="label")
+    by_seed = pd.DataFrame({"seed": list(S.seeds),
+                            "baseline": [float(M.t_gen[idx(M, "baseline", s)]) for s in S.seeds],
+                            "bayes": [float(M.t_gen[idx(M, "bayes", s)]) for s in S.seeds]})
+    return nb.Result(table=table, curves=curves, law=st.lambda_law(table.lam, table.t_gen), by_seed=by_seed,
+                     cap=S.epochs, lam=S.lam)
 
 
-def fit_lambda_law(L):
-    ok = L[np.isfinite(L.t_gen)]
-    out = dict(n_grokked=len(ok), n=len(L), slope=NAN, floor=NAN, c=NAN)
-    if len(ok) >= 2:
-        out["slope"] = float(np.polyfit(np.log(ok.lam), np.log(ok.t_gen), 1)[0])
-        A = np.stack([1 / ok.lam.values, np.ones(len(ok))], 1)
-        (c, f), *_ = np.linalg.lstsq(A, ok.t_gen.values, rcond=None)
-        out["c"], out["floor"] = float(c), float(f)
-        floor = ok.t_gen.min()
-        above = ok[ok.t_gen > 1.5 * floor]
-        out["n_above_floor"] = len(above)
-        out["slope_above_floor"] = float(np.polyfit(np.log(above.lam), np.log(above.t_gen), 1)[0]) \
-            if len(above) >= 2 else NAN
-    return out
+R_lambda = lambda_sweep(S)
+print(R_lambda.table.to_string(index=False), "\nfit:", R_lambda.law)
 
 
-L3 = lambda_table(M1)
-law = fit_lambda_law(L3)
-print(L3.to_string(index=False), "\nfit:", law)
-fig3 = make_subplots(rows=1, cols=2, subplot_titles=["test accuracy", "grokking step vs 1/lambda"])
-c1 = run1.curves()
-c1 = c1[c1.step % S.eval_every == 0]
-for _, r in L3.iterrows():
-    d = c1[c1.member == r.member]
-    fig3.add_trace(go.Scatter(x=d.step, y=d.test_acc, name=f"lambda={r.lam:g}"), row=1, col=1)
-ok = L3[np.isfinite(L3.t_gen)]
-cens = L3[~np.isfinite(L3.t_gen)]
-fig3.add_trace(go.Scatter(x=1 / ok.lam, y=ok.t_gen, mode="markers", name="grokked", marker=dict(size=10)), row=1, col=2)
-fig3.add_trace(go.Scatter(x=1 / cens.lam, y=[S.epochs] * len(cens), mode="markers", name="not grokked (censored)",
-                          marker=dict(size=10, symbol="circle-open")), row=1, col=2)
-if np.isfinite(law["c"]):
-    xs = np.geomspace((1 / L3.lam).min(), (1 / L3.lam).max(), 50)
-    fig3.add_trace(go.Scatter(x=xs, y=law["c"] * xs + law["floor"], name="fit c/lambda + floor",
-                              line=dict(dash="dot")), row=1, col=2)
-fig3.update_xaxes(type="log", row=1, col=2, title="1/lambda")
-fig3.update_yaxes(type="log", row=1, col=2, title="grokking step")
-fig3.update_layout(height=450, title=f"KL acceleration: log-log slope {law['slope']:.2f}, floor {law['floor']:.0f}")
-plots.export(fig3, S.output_dir, "fig3_lambda_sweep")
-fig3
+# %%
+def draw_lambda(R):
+    law = R.law
+    return plots.lambda_law(R.curves, R.table, law, R.cap,
+                            title=f"KL acceleration: log-log slope {law['slope']:.2f}, floor {law['floor']:.0f}")
+
+
+def lambda_claims(R):
+    base, bayes, cap = R.by_seed.baseline, R.by_seed.bayes, R.cap
+    med_base, med_bayes = censored.median(base), censored.median(bayes)
+    ratio = (f"{med_base / med_bayes:.2f}" if np.isfinite(med_base) else f"> {cap / med_bayes:.2f} (baseline "
+             f"censored at {cap})") if np.isfinite(med_bayes) else "n/a (Bayesian ticket did not grok)"
+    faster = censored.greater(med_base, cap, med_bayes, cap)  # censored medians: decided where the cap proves it
+    law = R.law
+    enough = law["n_above_floor"] >= 3
+    return [nb.claim("oracle KL groks in fewer steps than no prior (median over seeds, t_no_prior / t_KL)",
+                     "speed-up ~ linear in lambda", f"t_KL {censored.summary(bayes, cap)}, t_no_prior "
+                     f"{censored.summary(base, cap)}; ratio {ratio}", faster, checked=faster != nb.NOT_AT_SCALE),
+            nb.claim("t_grok vs lambda: log-log slope ~ -1 above the floor", "slope ~ -1, then a floor",
+                     f"slope (all grokked) {law['slope']:.2f}, above floor {law['slope_above_floor']:.2f} "
+                     f"({law['n_above_floor']} pts), fit c={law['c']:.3g} floor={law['floor']:.3g}, "
+                     f"{law['n_grokked']}/{law['n']} grokked",
+                     bool(-1.5 <= law["slope_above_floor"] <= -0.5) if enough else nb.NOT_AT_SCALE)]
+
+
+fig = draw_lambda(R_lambda)
+export(fig, "fig3_lambda_sweep")
+claims.extend(lambda_claims(R_lambda), R_lambda)
+fig
+
+# %%
+lambda_sweep.panel(S, draw=draw_lambda, claims=lambda_claims)
 
 # %% [markdown]
 # ## Fig 4: Bayesian ticket vs lottery ticket
 # Lottery ticket (Frankle & Carbin; Minegishi et al. for grokking): prune `prune_rate` of the weight matrices of a
 # grokked model by global magnitude, rewind the survivors to the same seed's initialisation theta_0, retrain with
 # the mask and no prior. Bayesian ticket: a fresh dense initialisation trained with the oracle KL prior. The
-# paper: the Bayesian ticket groks as fast or faster. Bars: grokking step per seed (never grokked = drawn at
-# `epochs`, hatched).
+# paper: the Bayesian ticket groks as fast or faster. Bars: grokking step per seed (never grokked: drawn at
+# `epochs`, hatched). Per seed the comparison follows the censoring rules: when neither ticket groks by the
+# cap, that seed cannot tell.
 
 # %%
-def tickets_table(M1, M2):
-    rows = []
-    for s in S.seeds:
-        rows.append(dict(seed=s, bayes=float(M1.t_gen[idx(M1, "bayes", s)]), lottery=float(M2.t_gen[idx(M2, "lottery", s)]),
-                         baseline=float(M1.t_gen[idx(M1, "baseline", s)]),
-                         lottery_from=M2.reference[idx(M2, "lottery", s)]))
-    return pd.DataFrame(rows)
+@nb.section("tickets", knobs=["prune_rate", "seeds"], uses=STAGE2)
+def tickets(S) -> nb.Result:
+    M1, M2 = stage1(S).M, stage2(S).M
+    rows = [dict(seed=s, baseline=float(M1.t_gen[idx(M1, "baseline", s)]),
+                 lottery=float(M2.t_gen[idx(M2, "lottery", s)]), bayes=float(M1.t_gen[idx(M1, "bayes", s)]),
+                 lottery_from=M2.reference[idx(M2, "lottery", s)]) for s in S.seeds]
+    return nb.Result(tickets=pd.DataFrame(rows), cap=S.epochs, lam=S.lam, prune_rate=S.prune_rate)
 
 
-T4 = tickets_table(M1, M2)
-fig4 = go.Figure()
-for col, colour in (("baseline", "#7f7f7f"), ("lottery", "#ff7f0e"), ("bayes", "#1f77b4")):
-    y = T4[col].fillna(S.epochs)
-    fig4.add_trace(go.Bar(x=[f"seed {s}" for s in T4.seed], y=y, name=col, marker_color=colour,
-                          marker_pattern_shape=["/" if np.isnan(v) else "" for v in T4[col]]))
-fig4.update_layout(barmode="group", yaxis_title="grokking step (hatched: not grokked by the end)",
-                   title=f"Bayesian ticket (lam={S.lam:g}) vs lottery ticket ({S.prune_rate:.0%} pruned, rewound)")
-plots.export(fig4, S.output_dir, "fig4_bayes_vs_lottery")
-print(T4.to_string(index=False))
-fig4
+R_tickets = tickets(S)
+print(R_tickets.tickets.to_string(index=False))
+
+
+# %%
+def draw_tickets(R):
+    return plots.censored_bars(R.tickets, "seed", ["baseline", "lottery", "bayes"], R.cap,
+                               title=f"Bayesian ticket (lam={R.lam:g}) vs lottery ticket ({R.prune_rate:.0%} pruned, "
+                                     "rewound)")
+
+
+def tickets_claims(R):
+    T, cap = R.tickets, R.cap
+    cmp = st.paired_no_later(T.bayes, T.lottery, cap, cap)
+    return [nb.claim("Bayesian ticket groks no later than the lottery ticket (majority of seeds)",
+                     "matches or beats it",
+                     f"{cmp['held']}/{cmp['n']} seeds hold ({sum(d == nb.NOT_AT_SCALE for d in cmp['decisions'])} "
+                     f"both censored); bayes {censored.summary(T.bayes, cap)}, lottery "
+                     f"{censored.summary(T.lottery, cap)}; tickets from {sorted(set(T.lottery_from))}",
+                     cmp["majority"])]
+
+
+fig = draw_tickets(R_tickets)
+export(fig, "fig4_bayes_vs_lottery")
+claims.extend(tickets_claims(R_tickets), R_tickets)
+fig
+
+# %%
+tickets.panel(S, draw=draw_tickets, claims=tickets_claims)
 
 # %% [markdown]
 # ## Fig 5: the explaining-away bound (Lemma 5.1)
@@ -465,38 +560,91 @@ fig4
 # |dl/ds_t| <= 2 sqrt(2) L_f V_max sqrt(l) (L_f: spectral-norm bound of the readout incl. the residual path;
 # V_max: largest value vector, which the paper normalises to 1). The measured gradient (row mean of max_t |dl/ds_t|)
 # and the bound (row mean) for the baseline and the Bayesian ticket; the claim is checked over every member and
-# every evaluation step as max(measured / bound) <= 1. **Look for**: both collapse together as the training loss
-# goes to 0 — the structural signal starves once the MLP has memorised.
+# every evaluation step of both stages as max(measured / bound) <= 1. **Look for**: both collapse together as the
+# training loss goes to 0: the structural signal starves once the MLP has memorised.
 
 # %%
-fig5 = go.Figure()
-for label, i, dash in (("baseline", i_base, "solid"), ("bayes", i_bayes, "dash")):
-    d = c1[c1.member == i]
-    fig5.add_trace(go.Scatter(x=d.step, y=d.extra_grad_s, name=f"{label}: measured |dl/ds|", line=dict(dash=dash)))
-    fig5.add_trace(go.Scatter(x=d.step, y=d.extra_lemma_bound, name=f"{label}: Lemma 5.1 bound", line=dict(dash=dash)))
-fig5.update_yaxes(type="log")
-fig5.update_layout(title="Attention-score gradient vs the Lemma 5.1 bound", xaxis_title="step")
-plots.export(fig5, S.output_dir, "fig5_gradient_bound")
-c2 = run2.curves()
-ratio_max = float(max(c1.extra_bound_ratio.max(), c2.extra_bound_ratio.max()))
-print(f"max over members and steps of measured / bound = {ratio_max:.3g}")
-fig5
+@nb.section("bound", knobs=["task", "p", "epochs"], uses=STAGE2)
+def bound(S) -> nb.Result:
+    s1, s2 = stage1(S), stage2(S)
+    who = {"baseline": idx(s1.M, "baseline", S.seeds[0]), "bayes": idx(s1.M, "bayes", S.seeds[0])}
+    wide = eval_curves(S, s1.run, who, ["extra_grad_s", "extra_lemma_bound"])
+    curves = wide.melt(id_vars=["label", "step"], var_name="quantity", value_name="value")
+    curves["series"] = curves.label + ": " + curves.quantity.map({"extra_grad_s": "measured |dl/ds|",
+                                                                  "extra_lemma_bound": "Lemma 5.1 bound"})
+    c1 = s1.run.curves()
+    c1 = c1[c1.step % S.eval_every == 0]
+    ratio_max = float(max(c1.extra_bound_ratio.max(), s2.run.curves().extra_bound_ratio.max()))
+    return nb.Result(curves=curves[["series", "step", "value"]], ratio_max=ratio_max)
+
+
+R_bound = bound(S)
+print(f"max over members and steps of measured / bound = {R_bound.ratio_max:.3g}")
+
+
+# %%
+def draw_bound(R):
+    return plots.line(R.curves, "step", "value", color="series", log_y=True, markers=False,
+                      title="Attention-score gradient vs the Lemma 5.1 bound")
+
+
+def bound_claims(R):
+    return [nb.claim("measured attention-score gradient <= Lemma 5.1 bound", "<= bound", f"max ratio {R.ratio_max:.3g}",
+                     bool(R.ratio_max <= 1.0 + 1e-6))]
+
+
+fig = draw_bound(R_bound)
+export(fig, "fig5_gradient_bound")
+claims.extend(bound_claims(R_bound), R_bound)
+fig
+
+# %%
+bound.panel(S, draw=draw_bound, claims=bound_claims)
 
 # %% [markdown]
 # ## Optional: weight-decay sweep (inverse weight-decay law)
 # The plateau bound T >~ (1/(lr wd)) ln(||theta_mem||^2 / C^2) predicts a slope of -1 of log t_grok vs log wd for
-# the baseline. Only members that grokked can be placed.
+# the baseline (seed `seeds[0]`, wd 1 and the `weight_decays` members of stage 1). Only members that grokked can
+# be placed on the line; with fewer than two the law is not measured at this scale.
 
 # %%
-W = M1[(M1.name == "baseline") & (M1.seed == S.seeds[0]) | M1.name.str.startswith("wd=")][["name", "wd", "t_gen",
-                                                                                         "final_test_acc"]]
-W = W.sort_values("wd")
-okw = W[np.isfinite(W.t_gen)]
-wd_slope = float(np.polyfit(np.log(okw.wd), np.log(okw.t_gen), 1)[0]) if len(okw) >= 2 else NAN
-print(W.to_string(index=False), f"\nlog-log slope t_grok vs wd: {wd_slope:.2f}")
+@nb.section("wd_sweep", knobs=["weight_decays", "epochs"], uses=STAGE1)
+def wd_sweep(S) -> nb.Result:
+    M = stage1(S).M
+    W = M[((M.name == "baseline") & (M.seed == S.seeds[0])) | M.name.str.startswith("wd=")]
+    W = W[["name", "wd", "t_gen", "final_test_acc"]].sort_values("wd").reset_index(drop=True)
+    ok = W[np.isfinite(W.t_gen)]
+    slope = loglog_slope(ok.wd, ok.t_gen) if len(ok) >= 2 else NAN
+    return nb.Result(table=W, slope=slope, n_grokked=len(ok), cap=S.epochs)
+
+
+R_wd = wd_sweep(S)
+print(R_wd.table.to_string(index=False), f"\nlog-log slope t_grok vs wd: {R_wd.slope:.2f}")
+
+
+# %%
+def draw_wd(R):
+    return plots.censored_bars(R.table.assign(weight_decay=R.table.wd.map("{:g}".format)), "weight_decay",
+                               ["t_gen"], R.cap, title="Baseline grokking step per weight decay")
+
+
+def wd_claims(R):
+    name, paper = "inverse weight-decay law: log t_grok vs log wd slope ~ -1", "-1"
+    if R.n_grokked >= 2:
+        return [nb.claim(name, paper, round(R.slope, 3), bool(-1.5 <= R.slope <= -0.5))]
+    return [nb.claim(name, paper, f"{R.n_grokked} of {len(R.table)} baselines grokked", nb.NOT_AT_SCALE)]
+
+
+fig = draw_wd(R_wd)
+export(fig, "wd_sweep")
+claims.extend(wd_claims(R_wd), R_wd)
+fig
+
+# %%
+wd_sweep.panel(S, draw=draw_wd, claims=wd_claims)
 
 # %% [markdown]
-# ## Optional: structural priors compared (App F.2, Fig 6)
+# ## Fig 6: structural priors compared (App F.2)
 # Is the oracle KL special, or does any push towards sharp attention help? One ensemble, same seed and
 # initialisation, wd 1, each member with one prior at strength `lam`: none, oracle KL, entropy H(alpha), sparsity
 # -||alpha||^2, teacher distillation KL(alpha_teacher || alpha) (teacher: the grokked Bayesian ticket of stage 1,
@@ -505,161 +653,87 @@ print(W.to_string(index=False), f"\nlog-log slope t_grok vs wd: {wd_slope:.2f}")
 # relative to weight decay alone; the directed KL is stronger; a teacher transfers much of the acceleration.
 
 # %%
-def priors_comparison(t, data, lam, seed, lr, epochs, eval_every, teacher_state=None):
-    names = ["no prior", "oracle KL", "entropy", "sparsity", "annealed KL", "late-start KL"]
-    names += ["teacher KL"] if teacher_state is not None else []
-    E = len(names)
-
-    def only(name):
-        return tuple(float(lam) if n == name else 0.0 for n in names)
-
+def prior_losses(S, t, names, teacher):
+    only = lambda name: tuple(float(S.lam) if n == name else 0.0 for n in names)  # noqa: E731
     losses = [priors.oracle_kl(t, lam=only("oracle KL")), priors.EntropyPrior(lam=only("entropy")),
               priors.SparsityPrior(lam=only("sparsity")),
-              priors.oracle_kl(t, lam=only("annealed KL"), anneal_steps=max(1, epochs // 2)),
-              priors.oracle_kl(t, lam=only("late-start KL"), start_step=epochs // 4)]
-    if teacher_state is not None:
-        losses.append(priors.TeacherKL(lam=only("teacher KL"), teacher_state=teacher_state,
-                                       teacher_config=model_config(t)))
-    members = [member(n, seed) for n in names]
-    model = build(model_config(t), E, seeds=[seed] * E)
-    probe = AttentionProbe(t.informative, tuple(t.oracle().tolist()))
-    run = fit(model, data, train_config(members, lr, epochs, eval_every), extra_losses=losses, callbacks=[probe],
-              desc=f"priors x{E}", augment=t.resampler(seed=S.seed))
-    out = pd.DataFrame(dict(prior=names, t_gen=[t_gen(run, i) for i in range(E)],
-                            final_test_acc=final(run, "test_acc").values,
-                            final_mass_min=final(run, "test_mass_min").values))
-    return run, out
+              priors.oracle_kl(t, lam=only("annealed KL"), anneal_steps=max(1, S.epochs // 2)),
+              priors.oracle_kl(t, lam=only("late-start KL"), start_step=S.epochs // 4)]
+    if teacher is not None:
+        losses.append(priors.TeacherKL(lam=only("teacher KL"), teacher_state=teacher, teacher_config=model_config(t)))
+    return losses
 
 
-i_teacher = idx(M1, "bayes", S.seeds[0])
-teacher = ({n: v[i_teacher:i_teacher + 1].detach().clone() for n, v in run1.final_state.items()}
-           if np.isfinite(M1.t_gen[i_teacher]) else None)
-run_pr, PR = priors_comparison(t, data, S.lam, S.seeds[0], S.lr, S.epochs, S.eval_every, teacher)
-print(PR.to_string(index=False) + ("" if teacher is not None else "\n(no teacher: the Bayesian ticket did not grok)"))
-c_pr = run_pr.curves()
-fig6 = go.Figure()
-for i, name in enumerate(PR.prior):
-    d = c_pr[c_pr.member == i]
-    fig6.add_trace(go.Scatter(x=d.step, y=d.test_acc, name=name, mode="lines"))
-fig6.update_layout(title=f"Structural priors (lam={S.lam:g}, seed {S.seeds[0]}): test accuracy", xaxis_title="step",
-                   yaxis_title="test acc", template="plotly_white")
-plots.export(fig6, S.output_dir, "fig6_priors")
-fig6
+@nb.section("priors", knobs=["lam", "epochs", "lr"], uses=STAGE1)
+def priors_comparison(S) -> nb.Result:
+    s1 = stage1(S)
+    i = idx(s1.M, "bayes", S.seeds[0])
+    teacher = ({n: v[i:i + 1].detach().clone() for n, v in s1.run.final_state.items()}
+               if np.isfinite(s1.M.t_gen[i]) else None)
+    names = ["no prior", "oracle KL", "entropy", "sparsity", "annealed KL", "late-start KL"]
+    names += ["teacher KL"] if teacher is not None else []
+    E, seed0 = len(names), S.seeds[0]
+    model = build(model_config(s1.t), E, seeds=[seed0] * E)
+    probe = AttentionProbe(s1.t.informative, tuple(s1.t.oracle().tolist()))
+    run = fit(model, s1.data, train_config(S, [member(n, seed0) for n in names]), callbacks=[probe],
+              extra_losses=prior_losses(S, s1.t, names, teacher), desc=f"priors x{E}",
+              augment=s1.t.resampler(seed=S.seed))
+    t_gen = run.times.set_index("member").t_gen
+    table = pd.DataFrame(dict(prior=names, t_gen=[float(t_gen.get(j, NAN)) for j in range(E)],
+                              final_test_acc=final(run, "test_acc"), final_mass_min=final(run, "test_mass_min")))
+    curves = eval_curves(S, run, {n: j for j, n in enumerate(names)}, ["test_acc"]).rename(columns={"label": "prior"})
+    return nb.Result(table=table, curves=curves, teacher=teacher is not None, cap=S.epochs, lam=S.lam, seed=seed0)
+
+
+R_priors = priors_comparison(S)
+print(R_priors.table.to_string(index=False) + ("" if R_priors.teacher else
+                                               "\n(no teacher: the Bayesian ticket did not grok)"))
+
+
+# %%
+def draw_priors(R):
+    return plots.line(R.curves, "step", "test_acc", color="prior", markers=False,
+                      title=f"Structural priors (lam={R.lam:g}, seed {R.seed}): test accuracy")
+
+
+def priors_claims(R):
+    cap, tg = R.cap, dict(zip(R.table.prior, R.table.t_gen))
+    fmt = lambda name: censored.show(tg[name], cap)  # noqa: E731
+    slowest_undirected = max(tg["entropy"], tg["sparsity"], key=censored.value)
+    fastest = min(tg, key=lambda k: censored.value(tg[k]))
+    rows = [nb.claim("entropy and sparsity priors grok faster than no prior (App F.2)", "accelerate vs weight decay "
+                     "alone", f"t_gen entropy {fmt('entropy')}, sparsity {fmt('sparsity')}, no prior {fmt('no prior')}",
+                     censored.greater(tg["no prior"], cap, slowest_undirected, cap)),
+            nb.claim("the directed oracle KL groks no later than entropy / sparsity", "KL stronger than entropy / "
+                     "sparsity", f"t_gen oracle {fmt('oracle KL')}; fastest prior: {fastest}",
+                     st.no_later(tg["oracle KL"], cap, min(tg["entropy"], tg["sparsity"], key=censored.value), cap))]
+    if "teacher KL" in tg:
+        rows.append(nb.claim("a teacher's attention transfers the acceleration (teacher KL faster than no prior)",
+                             "much of the oracle's speed-up", f"t_gen teacher {fmt('teacher KL')} vs no prior "
+                             f"{fmt('no prior')}", censored.greater(tg["no prior"], cap, tg["teacher KL"], cap)))
+    return rows
+
+
+fig = draw_priors(R_priors)
+export(fig, "fig6_priors")
+claims.extend(priors_claims(R_priors), R_priors)
+fig
+
+# %%
+priors_comparison.panel(S, draw=draw_priors, claims=priors_claims)
 
 # %% [markdown]
 # ## Claims
+# Every row comes from a section's result (its `section` and the `scale` it was computed at are in the table).
+# Censored grokking times (never crossed 0.95 by `epochs`) read "> cap": a comparison that involves one holds
+# only where the cap proves it, otherwise it is "not at this scale". `results.json` holds the same table.
 
 # %%
-claims = nb.Claims()
-chance = 1 / t.n_classes
-base_t = M1[M1.name == "baseline"].t_gen.values
-bayes_t = M1[M1.name == "bayes"].t_gen.values
-n_bg, n_bb = int(np.isfinite(base_t).sum()), int(np.isfinite(bayes_t).sum())
-cens = lambda v: v if np.isfinite(v) else np.inf  # never grokked = later than every grokked member
-med_base = float(np.median([cens(v) for v in base_t]))
-med_bayes = float(np.median([cens(v) for v in bayes_t]))
-ratio_txt = (f"{med_base / med_bayes:.2f}" if np.isfinite(med_base) else f"> {S.epochs / med_bayes:.2f} (baseline censored at {S.epochs})") \
-    if np.isfinite(med_bayes) else "n/a (Bayesian ticket did not grok)"
-print(f"speed-up of the oracle KL: t_grok(no prior) / t_grok(oracle KL) = {ratio_txt}")
-# censored medians (DESIGN "Claims"): decided only where the measured times or the cap prove it
-faster = censored.greater(med_base, S.epochs, med_bayes, S.epochs)
-claims.add("oracle KL groks in fewer steps than no prior (median over seeds, t_no_prior / t_KL)", "speed-up ~ linear in lambda",
-           f"t_KL {censored.summary(bayes_t, S.epochs)}, t_no_prior {censored.summary(base_t, S.epochs)}; "
-           f"ratio {ratio_txt}", faster, checked=faster != nb.NOT_AT_SCALE)
-nm_adv = float(F2.loc["norm matching", "adversarial KL"])
-claims.add("norm matching + adversarial prior stays near chance", f"~chance (1/p = {chance:.3f})", round(nm_adv, 4),
-           bool(nm_adv <= 3 * chance), checked=True)
-nm_or, wd0_or = float(F2.loc["norm matching", "oracle KL"]), float(F2.loc["wd 0", "oracle KL"])
-claims.add("norm matching + oracle prior generalises fully", "100%", round(nm_or, 4), bool(nm_or >= 0.95))
-claims.add("oracle prior with wd 0 improves but does not fully generalise", "between chance and 100%",
-           round(wd0_or, 4), bool(2 * chance < wd0_or < 0.95))
-claims.add("wd 1 + oracle prior generalises", "100%", round(float(F2.loc["wd 1", "oracle KL"]), 4),
-           bool(F2.loc["wd 1", "oracle KL"] >= 0.95))
-# both must be measured, and after the first evaluation (at eval_every both read "already there": unresolved)
-ph_ok = np.isfinite(ph_base["t_D_small"]) and np.isfinite(ph_base["t_test_half"]) \
-    and max(ph_base["t_D_small"], ph_base["t_test_half"]) > S.eval_every
-claims.add("baseline: D falls before test accuracy rises (four phases)", "D condenses before accuracy rises",
-           f"t(D < 0.1 D0) = {ph_base['t_D_small']}, t(test > 0.5) = {ph_base['t_test_half']}",
-           bool(ph_base["t_D_small"] <= ph_base["t_test_half"]) if ph_ok else nb.NOT_AT_SCALE)
-claims.add("baseline: attention gradient spikes, then collapses", "spike then collapse",
-           f"peak {ph_base['grad_peak']:.2e} at step {ph_base['t_grad_peak']:.0f}, final {ph_base['grad_final']:.2e}",
-           bool(ph_base["grad_final"] < 0.1 * ph_base["grad_peak"]))
-enough = law.get("n_above_floor", 0) >= 3
-claims.add("t_grok vs lambda: log-log slope ~ -1 above the floor", "slope ~ -1, then a floor",
-           f"slope (all grokked) {law['slope']:.2f}, above floor {law.get('slope_above_floor', NAN):.2f} "
-           f"({law.get('n_above_floor', 0)} pts), fit c={law['c']:.3g} floor={law['floor']:.3g}, "
-           f"{law['n_grokked']}/{law['n']} grokked",
-           bool(-1.5 <= law.get("slope_above_floor", NAN) <= -0.5) if enough else nb.NOT_AT_SCALE)
-wins = sum(cens(r.bayes) <= cens(r.lottery) for r in T4.itertuples())
-claims.add("Bayesian ticket groks no later than the lottery ticket (majority of seeds)", "matches or beats it",
-           f"{wins}/{len(T4)} seeds; bayes {nb.median_spread(T4.bayes)}, lottery {nb.median_spread(T4.lottery)}; "
-           f"tickets from {sorted(set(T4.lottery_from))}", bool(wins > len(T4) / 2))
-claims.add("measured attention-score gradient <= Lemma 5.1 bound", "<= bound", f"max ratio {ratio_max:.3g}",
-           bool(ratio_max <= 1.0 + 1e-6))
-if len(okw) >= 2:
-    claims.add("inverse weight-decay law: log t_grok vs log wd slope ~ -1", "-1", round(wd_slope, 3),
-               bool(-1.5 <= wd_slope <= -0.5))
-else:
-    claims.add("inverse weight-decay law: log t_grok vs log wd slope ~ -1", "-1",
-               f"{len(okw)} of {len(W)} baselines grokked", nb.NOT_AT_SCALE)
-tg = {r.prior: cens(r.t_gen) for r in PR.itertuples()}  # never grokked = inf
-
-
-def _no_later(t_a, t_b):
-    """t_a <= t_b with censored times (both capped at S.epochs): True / False / 'not at this scale'."""
-    later = censored.greater(t_a, S.epochs, t_b, S.epochs)
-    return later if later == nb.NOT_AT_SCALE else not later
-
-
-fmt = lambda name: f"{tg[name]:.0f}" if np.isfinite(tg[name]) else f"none by {S.epochs}"
-undirected = max(tg["entropy"], tg["sparsity"])
-claims.add("entropy and sparsity priors grok faster than no prior (App F.2)", "accelerate vs weight decay alone",
-           f"t_gen entropy {fmt('entropy')}, sparsity {fmt('sparsity')}, no prior {fmt('no prior')}",
-           censored.greater(tg["no prior"], S.epochs, undirected, S.epochs))
-claims.add("the directed oracle KL groks no later than entropy / sparsity", "KL stronger than entropy / sparsity",
-           f"t_gen oracle {fmt('oracle KL')}; fastest prior: {min(tg, key=tg.get)}",
-           _no_later(tg["oracle KL"], min(tg["entropy"], tg["sparsity"])))
-if "teacher KL" in tg:
-    claims.add("a teacher's attention transfers the acceleration (teacher KL faster than no prior)",
-               "much of the oracle's speed-up", f"t_gen teacher {fmt('teacher KL')} vs no prior {fmt('no prior')}",
-               censored.greater(tg["no prior"], S.epochs, tg["teacher KL"], S.epochs))
-claims.save(S.output_dir, profile=S.profile, settings=dict(S), priors=PR, stage1=M1, stage2=M2, factorial=F2.reset_index(),
-            lambda_sweep=L3, lambda_fit=law, tickets=T4, phases_baseline=ph_base, phases_bayes=ph_bayes,
-            nm_radius=radius, nm_reference=ref_kind, bound_ratio_max=ratio_max, oracle_speedup=ratio_txt)
+claims.save(S.output_dir, profile=S.profile, settings=dict(S), factorial=R_norm.factorial,
+            lambda_fit=R_lambda.law, nm_radius=R_norm.radius, nm_reference=R_norm.reference,
+            bound_ratio_max=R_bound.ratio_max)
 claims
 
 # %%
 # NBVAL_CHECK_OUTPUT
 claims.assert_checked()
-
-# %% [markdown]
-# ## Try it yourself
-# Each panel re-runs a section with other knobs (runs you have done before load from the run store).
-# Stage 1 (Fig 1, 3, 5): the task, the modulus, the training fraction and the number of steps.
-
-# %%
-from grokkit import widgets
-
-
-def explore_phases(task, p, train_frac, epochs):
-    t_, _, r = stage1(task, p, S.seq_len, train_frac, S.lr, S.lam, S.lambdas, S.weight_decays, S.seeds, epochs,
-                      S.eval_every)
-    ms = r.members
-    return phases_figure(r, [("baseline", idx(ms, "baseline", S.seeds[0])), ("bayes", idx(ms, "bayes", S.seeds[0]))],
-                         f"{t_.description}, {epochs} steps")
-
-
-widgets.panel(explore_phases, S, task=list(SEQ_TASKS), p=[11, 17, 23, 31, 37, 47, 59, 113],
-              train_frac=(0.2, 0.9, 0.05), epochs=(500, 20000, 500))
-
-# %% [markdown]
-# Stage 2 (Fig 2, 4): the weight decay of the norm-matched members and the pruning rate of the lottery tickets.
-
-
-# %%
-def explore_stage2(nm_weight_decay, prune_rate):
-    _, M2_ = stage2(run1, M1, nm_weight_decay, prune_rate)[:2]
-    return pd.concat([factorial_table(M1, M2_), tickets_table(M1, M2_).set_index("seed").T], axis=0)
-
-
-widgets.panel(explore_stage2, S, nm_weight_decay=(0.0, 3.0, 0.1), prune_rate=(0.1, 0.95, 0.05))
