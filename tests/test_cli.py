@@ -8,21 +8,27 @@ import torch
 from grokkit.cli import main
 
 
-def test_sweep_prints_grokking_times(capsys):
-    assert main(["sweep", "--p", "23", "--train-fracs", "0.5", "--seeds", "0,1", "--steps", "300",
+def test_ensemble_sweep_prints_grokking_times(capsys):
+    assert main(["ensemble-sweep", "--p", "23", "--train-fracs", "0.5", "--seeds", "0,1", "--steps", "300",
                  "--eval-every", "50"]) == 0
     out = capsys.readouterr().out
     assert "t_gen" in out and "a+b mod 23" in out and "2 members" in out
 
 
+def test_old_sweep_options_still_run_the_ensemble_sweep(capsys):
+    assert main(["sweep", "--p", "11", "--train-fracs", "0.5", "--seeds", "0", "--steps", "20"]) == 0
+    out, err = capsys.readouterr()
+    assert "1 members" in out and "grokkit ensemble-sweep" in err
+
+
 def test_bad_operation_is_one_clear_line(capsys):
-    assert main(["sweep", "--operation", "pow", "--steps", "10"]) == 2
+    assert main(["ensemble-sweep", "--operation", "pow", "--steps", "10"]) == 2
     err = capsys.readouterr().err
     assert "operation='pow'" in err and "add" in err
 
 
 def test_list_shows_runs(capsys):
-    main(["sweep", "--p", "11", "--train-fracs", "0.5", "--seeds", "0", "--steps", "20"])
+    main(["ensemble-sweep", "--p", "11", "--train-fracs", "0.5", "--seeds", "0", "--steps", "20"])
     assert main(["list"]) == 0
     assert "1 run(s)" in capsys.readouterr().out
 
@@ -51,30 +57,30 @@ def _err(capsys, argv) -> str:
     ("--device", "cuda:abc", "auto, cpu, cuda, cuda:N, mps"),
 ])
 def test_sweep_bad_option_names_it(capsys, option, value, allowed):
-    err = _err(capsys, ["sweep", option, value])
-    assert err.startswith(f"grokkit sweep: error: argument {option}: ") and allowed in err
+    err = _err(capsys, ["ensemble-sweep", option, value])
+    assert err.startswith(f"grokkit ensemble-sweep: error: argument {option}: ") and allowed in err
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA present")
 def test_sweep_device_cuda_unavailable(capsys):
-    err = _err(capsys, ["sweep", "--device", "cuda"])
+    err = _err(capsys, ["ensemble-sweep", "--device", "cuda"])
     assert "argument --device" in err and "CUDA is not available" in err and "'cpu' or 'auto'" in err
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA")
 def test_sweep_device_cuda_index_out_of_range(capsys):
-    err = _err(capsys, ["sweep", "--device", "cuda:99"])
+    err = _err(capsys, ["ensemble-sweep", "--device", "cuda:99"])
     assert "argument --device" in err and "CUDA device(s)" in err
 
 
 def test_sweep_huge_p_is_refused_before_allocating(capsys):
-    err = _err(capsys, ["sweep", "--p", "100000", "--steps", "1"])
-    assert err.startswith("grokkit sweep: error: p=100000 ") and "largest allowed is p=4096" in err
+    err = _err(capsys, ["ensemble-sweep", "--p", "100000", "--steps", "1"])
+    assert err.startswith("grokkit ensemble-sweep: error: p=100000 ") and "largest allowed is p=4096" in err
     assert "GROKKIT_MAX_TABLE_ROWS" in err
 
 
 def test_sweep_split_with_no_train_rows(capsys):
-    err = _err(capsys, ["sweep", "--p", "5", "--train-fracs", "0.01", "--steps", "1"])
+    err = _err(capsys, ["ensemble-sweep", "--p", "5", "--train-fracs", "0.01", "--steps", "1"])
     assert "train_frac=0.01 of 25 rows gives 0 train and 25 test rows" in err
 
 
@@ -112,8 +118,8 @@ def _cli(*args, env=None):
 def test_cli_process_errors_are_one_line(tmp_path):
     f = tmp_path / "out.txt"
     f.write_text("x")
-    for args, needle in [(["sweep", "--seeds", "x"], "argument --seeds: 'x' is not an integer"),
-                         (["sweep", "--p", "100000"], "p=100000 gives a table of p^2 = 10,000,000,000 rows"),
+    for args, needle in [(["ensemble-sweep", "--seeds", "x"], "argument --seeds: 'x' is not an integer"),
+                         (["ensemble-sweep", "--p", "100000"], "p=100000 gives a table of p^2 = 10,000,000,000 rows"),
                          (["run", "--out", str(f), __file__], "is a file; give a folder")]:
         r = _cli(*args)
         assert r.returncode == 2 and r.stdout == "", (args, r.stdout)
