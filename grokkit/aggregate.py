@@ -398,7 +398,7 @@ def strip_figure(runs: pd.DataFrame, measure: str, x: str, color: str | None = N
         fig.add_trace(go.Scatter(x=g[x], y=g[measure], mode="markers", marker=dict(size=10),
                                  name=f"{color}={key}" if color else measure, text=g["point"],
                                  hovertemplate="%{text}: %{y:.4g}"))
-    fig.update_xaxes(title_text=x)
+    fig.update_xaxes(title_text=x, type="category" if pd.api.types.is_integer_dtype(runs[x]) else None)
     fig.update_yaxes(title_text=measure)
     fig.update_layout(title=title or f"{measure} per run", template="plotly_white", height=340)
     return fig
@@ -463,7 +463,8 @@ def write_report(dest: Path, doc: Mapping[str, Any], runs: pd.DataFrame) -> Path
         parts.append("<h2>Across the grid</h2>")
         for _, fig in figs:
             parts.append(fig.to_html(full_html=False, include_plotlyjs=False))
-    parts.append("<h2>Runs</h2>" + runs.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4g}"))
+    shown = runs.astype(object).where(runs.notna(), "")
+    parts.append("<h2>Runs</h2>" + shown.to_html(index=False, float_format=lambda v: f"{v:.4g}"))
     sec = doc.get("sections") or {}
     if sec:
         parts.append("<h2>Section tables (Parquet, grid columns added)</h2><ul>")
