@@ -15,6 +15,7 @@ import warnings
 import pandas as pd
 import pytest
 import torch
+from helpers import InterruptAt
 
 from grokkit.cli import main
 from grokkit.data import Data
@@ -153,30 +154,18 @@ def test_legacy_files_without_checksum_still_load_and_are_crc_checked(cache_dir)
     assert "CRC mismatch" in _one_line(rec)
 
 
-class _InterruptAt:
-    """Ctrl-C once at a given step; invisible to the cache key (so the re-run resumes)."""
-
-    cache_key = "interrupt-test-hook"
-
-    def __init__(self, step):
-        self.step = step
-
-    def __call__(self, model, step):
-        if step == self.step:
-            os.kill(os.getpid(), __import__("signal").SIGINT)
-
 
 def test_garbled_snapshot_is_not_resumed(data, reference, cache_dir):
     rs = RunStore(cache_dir)
     with pytest.raises(KeyboardInterrupt):
-        fit(_mlp(), data, CFG, store=rs, progress=False, after_step=[_InterruptAt(30)])
+        fit(_mlp(), data, CFG, store=rs, progress=False, after_step=[InterruptAt(30)])
     (snap,) = cache_dir.glob("*/*.partial")
     raw = bytearray(snap.read_bytes())
     for i in random.Random(1).sample(range(len(raw) // 3, len(raw)), 16):
         raw[i] ^= 0x55
     snap.write_bytes(raw)
     with pytest.warns(RunStoreWarning) as rec:
-        run = fit(_mlp(), data, CFG, store=rs, progress=False, after_step=[_InterruptAt(-1)])
+        run = fit(_mlp(), data, CFG, store=rs, progress=False, after_step=[InterruptAt(-1)])
     msg = _one_line(rec)
     assert snap.name in msg and "checksum mismatch" in msg and "recomputing" in msg
     assert run.meta["resumed_from"] is None  # restarted from step 0 instead of resuming garbage

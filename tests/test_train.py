@@ -1,10 +1,9 @@
-import os
-import signal
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from helpers import InterruptAt
 
 from grokkit.data import Data
 from grokkit.models import EmbedMLPConfig, MLPConfig, build
@@ -137,27 +136,14 @@ def test_store_loads_instead_of_training(small, cache_dir):
     assert len(store.keys()) == 2
 
 
-class _InterruptAt:
-    """An after-step hook that presses Ctrl-C once at a given step. Its cache_key makes it invisible to
-    the run store, so a re-run with a quiet hook has the same key (and resumes)."""
-
-    cache_key = "interrupt-test-hook"
-
-    def __init__(self, step):
-        self.step = step
-
-    def __call__(self, model, step):
-        if step == self.step:
-            os.kill(os.getpid(), signal.SIGINT)
-
 
 def test_interrupted_fit_resumes_to_the_same_result(small, cache_dir):
     _, _, data = small
     store = RunStore(cache_dir)
     cfg = TrainConfig(steps=400, eval_every=20)
     with pytest.raises(KeyboardInterrupt, match="state saved"):
-        fit(_mlp(seeds=[0]), data, cfg, store=store, progress=False, after_step=[_InterruptAt(137)])
-    resumed = fit(_mlp(seeds=[0]), data, cfg, store=store, progress=False, after_step=[_InterruptAt(-1)])
+        fit(_mlp(seeds=[0]), data, cfg, store=store, progress=False, after_step=[InterruptAt(137)])
+    resumed = fit(_mlp(seeds=[0]), data, cfg, store=store, progress=False, after_step=[InterruptAt(-1)])
     assert resumed.meta["resumed_from"] == 137
     straight = fit(_mlp(seeds=[0]), data, cfg, store=None, progress=False)
     pd.testing.assert_frame_equal(resumed.history, straight.history)

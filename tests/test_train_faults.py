@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from helpers import InterruptAt
 
 from grokkit.data import Data
 from grokkit.models import EmbedMLPConfig, build
@@ -112,18 +113,6 @@ def test_non_finite_and_out_of_range_hyper_parameters_are_rejected(kw, match):
         TrainConfig(**kw)
 
 
-class _InterruptAt:
-    """Presses Ctrl-C once at a given step; invisible to the run store's key."""
-
-    cache_key = "interrupt-test-hook"
-
-    def __init__(self, step):
-        self.step = step
-
-    def __call__(self, model, step):
-        if step == self.step:
-            os.kill(os.getpid(), signal.SIGINT)
-
 
 class _CountingCallback:
     """A callback with state across evaluations (a running max of test accuracy): part of the snapshot."""
@@ -156,9 +145,9 @@ def test_resume_is_bit_identical_after_interrupts_at_three_steps(task_split, tmp
         store = RunStore(tmp_path / f"s{at}")
         with pytest.raises(KeyboardInterrupt, match="state saved"):
             fit(_mlp([0, 1]), _data(task, split, 2), cfg, store=store, progress=False,
-                after_step=[_InterruptAt(at)], callbacks=[_CountingCallback()])
+                after_step=[InterruptAt(at)], callbacks=[_CountingCallback()])
         resumed = fit(_mlp([0, 1]), _data(task, split, 2), cfg, store=store, progress=False,
-                      after_step=[_InterruptAt(-1)], callbacks=[_CountingCallback()])
+                      after_step=[InterruptAt(-1)], callbacks=[_CountingCallback()])
         assert resumed.meta["resumed_from"] == at
         pd.testing.assert_frame_equal(resumed.history, straight.history, check_exact=True)
         for k in straight.final_state:
@@ -250,9 +239,9 @@ def test_augmented_inputs_change_the_run_and_resume_exactly(task_split, tmp_path
     store = RunStore(tmp_path / "s")
     with pytest.raises(KeyboardInterrupt):
         fit(_mlp([0]), _data(task, split), cfg, store=store, progress=False, augment=_FlipNoise(),
-            after_step=[_InterruptAt(77)])
+            after_step=[InterruptAt(77)])
     resumed = fit(_mlp([0]), _data(task, split), cfg, store=store, progress=False, augment=_FlipNoise(),
-                  after_step=[_InterruptAt(-1)])
+                  after_step=[InterruptAt(-1)])
     assert resumed.meta["resumed_from"] == 77
     pd.testing.assert_frame_equal(resumed.history, straight.history, check_exact=True)
     assert fit(_mlp([0]), _data(task, split), cfg, store=store, progress=False).key != resumed.key
