@@ -202,3 +202,13 @@ def test_two_workers_writing_one_store_leave_it_consistent(cluster, tmp_path):
     rs = RunStore(root)
     assert len(rs.keys()) == 2 and rs.check() == [] and rs.quarantined() == []
     assert all(rs.load(k) is not None for k in rs.keys())
+
+
+@pytest.mark.slow
+def test_resources_no_worker_has_is_a_clear_error(cluster, tmp_path):
+    lc, _ = cluster
+    with pytest.raises(RuntimeError, match=r"--resources GPU=1: no worker of the scheduler .* has them; start workers "
+                                           r"with `dask worker .* --resources GPU=1`"):
+        sweep("00_quickstart", ["seed=0:2"], profile="ci", cluster=lc.scheduler_address, resources=["GPU=1"],
+              out=tmp_path / "s", progress=False)
+    assert not (tmp_path / "s" / "sweep.json").exists()  # nothing ran
