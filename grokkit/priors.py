@@ -209,3 +209,19 @@ class NormMatch:
         for n in self.names:
             p = getattr(model, n)
             p.mul_(scale.view(-1, *([1] * (p.dim() - 1))).to(p.dtype))
+
+
+# ---- the paper's norm-matched control (App. G.3) --------------------------------------------------------------
+@dataclass(frozen=True)
+class QKPenalty:
+    """lambda * (||W_Q||_F^2 + ||W_K||_F^2) per member (E,): the targeted L2 penalty on the attention weights that
+    App. G.3 names as its norm-matched control ("qk_penalty=0.5"), an extra loss for `fit`."""
+
+    lam: float | tuple[float, ...] = 0.5
+    names: tuple[str, ...] = ("W_Q0", "W_K0")
+    name: str = "qk_penalty"
+
+    def __call__(self, ctx) -> torch.Tensor:
+        m = ctx.model
+        sq = sum(getattr(m, n).float().pow(2).reshape(m.n_members, -1).sum(1) for n in self.names)
+        return _lam_tensor(self.lam, m.n_members, sq.device) * sq

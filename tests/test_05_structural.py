@@ -75,3 +75,38 @@ def test_notebook_05_figures_draw_from_tables():
     assert [len(d.x) for d in fig.data[1:3]] == [2, 1]  # grokked, censored at the cap
     bars = plots.censored_bars(pd.DataFrame(dict(seed=[0, 1], a=[100.0, float("nan")])), "seed", ["a"], cap=1500)
     assert list(bars.data[0].y) == [100.0, 1500.0] and list(bars.data[0].marker.pattern.shape) == ["", "/"]
+
+
+def test_qk_penalty_is_a_per_member_l2_on_query_and_key():
+    from types import SimpleNamespace
+
+    import torch
+
+    from grokkit import priors
+    from grokkit.models import TransformerConfig, build
+
+    model = build(TransformerConfig(d_vocab=7, n_ctx=5, d_vocab_out=5, d_model=8, n_heads=1, d_mlp=16), 2, seeds=[0, 1])
+    pen = priors.QKPenalty(lam=(0.5, 0.0))(SimpleNamespace(model=model))
+    want = 0.5 * (model.W_Q0[0].pow(2).sum() + model.W_K0[0].pow(2).sum())
+    assert pen.shape == (2,) and torch.allclose(pen[0], want) and pen[1] == 0
+    pen.sum().backward()
+    assert torch.allclose(model.W_Q0.grad[0], model.W_Q0[0].detach()) and model.W_V0.grad is None
+
+
+def test_frozen_attention_uses_the_fixed_pattern_and_keeps_scores_differentiable():
+    import torch
+
+    from grokkit.metrics.attention import attention_gradients
+    from grokkit.models import TransformerConfig
+    from grokkit.models.frozen_attention import FrozenAttentionTransformer
+
+    cfg = TransformerConfig(d_vocab=7, n_ctx=5, d_vocab_out=5, d_model=8, n_heads=1, d_mlp=16)
+    oracle = (0.5, 0.5, 0.0, 0.0, 0.0)
+    model = FrozenAttentionTransformer(cfg, 2, attention=oracle).reset_parameters([0, 1])
+    x = torch.randint(0, 7, (2, 6, 5))
+    model(x)
+    assert torch.allclose(model.cache["attn_query"], torch.tensor(oracle).expand(2, 6, 1, 5), atol=1e-9)
+    g = attention_gradients(model, x, torch.randint(0, 5, (2, 6)))
+    assert torch.isfinite(g["grad_wqk"]).all() and (g["g_s"].abs().max(-1).values <= g["bound"] + 1e-6).all()
+    with pytest.raises(ValueError, match="probability vector"):
+        FrozenAttentionTransformer(cfg, 1, attention=(1.0, 0.5, 0, 0, 0))

@@ -22,8 +22,9 @@
 # numbers) saved with its provenance in `output_dir/results/`; figures and claims rows are drawn from those
 # results alone, so `source="shipped"` or `source=<an earlier output folder>` replays them without training.
 # Sections: `ladder` (why the baseline needs fresh distractors) · `phases` (Fig 1) · `norm_structure` (Fig 2) ·
-# `lambda_sweep` (Fig 3) · `tickets` (Fig 4) · `bound` (Fig 5) · `wd_sweep` (inverse weight-decay law) ·
-# `priors` (Fig 6). Each experiment section has a control panel below its claims.
+# `qk_control` (Fig 2 with App. G.3's qk L2 penalty) · `lambda_sweep` (Fig 3) · `tickets` (Fig 4) · `bound` (Fig 5) ·
+# `wd_sweep` (inverse weight-decay law) · `priors` (Fig 6) · `frozen` (Fig 11a, frozen oracle attention). Each
+# experiment section has a control panel below its claims.
 
 # %% tags=["parameters"]
 import os
@@ -47,6 +48,9 @@ epochs = None  # full-batch steps of every run
 nm_weight_decay = None  # weight decay of the norm-matched members (their norm is fixed by projection)
 prune_rate = None  # share of weights the lottery ticket prunes (global magnitude)
 eval_every = None  # steps between evaluations
+qk_penalty = None  # App. G.3 control: L2 penalty on W_Q and W_K (0 skips the section)
+teacher = None  # teacher of the teacher-KL prior: the grokked Bayesian ticket or a grokked baseline
+frozen_attention = None  # train the frozen-oracle-attention members (Fig 11a)
 
 # %% [markdown]
 # ## Parameters
@@ -90,6 +94,11 @@ PARAMS = nb.Params(
     nb.Param("prune_rate", float, "share of weights the lottery ticket prunes (global magnitude)", default=0.6,
              range=(0, 1), open="both", widget=(0.1, 0.95, 0.05)),
     nb.Param("eval_every", int, "steps between evaluations", default=50, paper=100, range=(1, None)),
+    nb.Param("qk_penalty", float, "App. G.3 control: L2 penalty on W_Q and W_K (0 skips the section)", ci=0.0,
+             default=0.5, range=(0, None), widget=[0.0, 0.1, 0.5, 1.0]),
+    nb.Param("teacher", str, "teacher of the teacher-KL prior: the grokked Bayesian ticket (trained with the oracle "
+             "KL) or a grokked baseline (no prior)", default="bayes", paper="baseline", choices=["bayes", "baseline"]),
+    nb.Param("frozen_attention", bool, "train the frozen-oracle-attention members (Fig 11a)", ci=False, default=True),
 )
 
 # %%
@@ -109,6 +118,7 @@ from grokkit.metrics import structural as st
 from grokkit.metrics.attention import AttentionProbe
 from grokkit.metrics.ungrokking import loglog_slope
 from grokkit.models import TransformerConfig, build
+from grokkit.models.frozen_attention import FrozenAttentionTransformer
 from grokkit.tasks import random_split
 from grokkit.tasks.sequences import SequenceTask
 from grokkit.train import TrainConfig, fit
@@ -225,8 +235,9 @@ def member_table(run, members, **extra):
 
 
 # %%
-def run_members(S, t, data, members, masks=None, init_states=None, desc="stage"):
-    """One ensemble: member m has seed, wd, oracle lambda `orc`, adversarial lambda `adv`, NM radius `nm`."""
+def run_members(S, t, data, members, masks=None, init_states=None, desc="stage", extra=()):
+    """One ensemble: member m has seed, wd, oracle lambda `orc`, adversarial lambda `adv`, NM radius `nm`;
+    `extra`: more loss terms (the qk control)."""
     model = build(model_config(t), len(members), seeds=[m["seed"] for m in members])
     if init_states is not None:  # rewinding: copy given initial parameters into some members
         with torch.no_grad():
@@ -234,7 +245,7 @@ def run_members(S, t, data, members, masks=None, init_states=None, desc="stage")
                 for n, prm in model.named_parameters():
                     prm[i].copy_(state[n][0])
     losses = [priors.oracle_kl(t, lam=tuple(float(m["orc"]) for m in members)),
-              priors.adversarial_kl(t, lam=tuple(float(m["adv"]) for m in members))]
+              priors.adversarial_kl(t, lam=tuple(float(m["adv"]) for m in members)), *extra]
     hooks = [priors.NormMatch(tuple(float(m["nm"]) for m in members))] if any(
         not math.isnan(m["nm"]) for m in members) else []
     probe = AttentionProbe(t.informative, tuple(t.oracle().tolist()))
@@ -442,6 +453,76 @@ fig
 norm_structure.panel(S, draw=draw_norm, claims=norm_claims)
 
 # %% [markdown]
+# ## Fig 2, the paper's control: a targeted L2 penalty on W_Q and W_K (App. G.3)
+# App. G.3 says the norm-matched controls "used a targeted L2 penalty (qk_penalty=0.5)", while the main text
+# describes a projection of the MLP weights onto a fixed sphere (the row above). The text does not say whether the
+# penalty replaces the projection or comes with it, so both are trained, in one ensemble (weight decay
+# `nm_weight_decay`, seed `seeds[0]`): **qk L2** = the penalty `qk_penalty * (||W_Q||^2 + ||W_K||^2)` alone, and
+# **norm matching + qk L2** = the projection to the same radius plus the penalty, each x {no prior, oracle KL,
+# adversarial KL}. **Look for**: the factorial's pattern (adversarial at chance, oracle at 100%) in both rows.
+
+# %%
+QK_ROWS = {"qk": "qk L2", "nm+qk": "norm matching + qk L2"}
+PRIORS3 = {"": "no prior", "+oracle": "oracle KL", "+adv": "adversarial KL"}
+
+
+@nb.section("qk_control", knobs=["qk_penalty", "nm_weight_decay", "lam"], uses=STAGE1 + ["nm_weight_decay",
+                                                                                          "qk_penalty"])
+def qk_control(S) -> nb.Result:
+    s1, s0 = stage1(S), S.seeds[0]
+    if S.qk_penalty == 0:
+        return nb.Result(table=pd.DataFrame(columns=["row", "prior", "final_test_acc"]), chance=1 / s1.t.n_classes,
+                         penalty=0.0, cap=S.epochs)
+    i_ref, _ = reference_member(s1.M, s0)
+    radius = float(s1.M.mlp_norm[i_ref])
+    ms = [member(f"{r}{pr}", s0, wd=S.nm_weight_decay, orc=S.lam if pr == "+oracle" else 0.0,
+                 adv=S.lam if pr == "+adv" else 0.0, nm=radius if r == "nm+qk" else NAN)
+          for r in QK_ROWS for pr in PRIORS3]
+    run = run_members(S, s1.t, s1.data, ms, desc="qk control", extra=[priors.QKPenalty(lam=S.qk_penalty)])
+    M = member_table(run, ms)
+    table = M.assign(row=[QK_ROWS[r] for r in QK_ROWS for _ in PRIORS3], prior=list(PRIORS3.values()) * 2)
+    return nb.Result(table=table[["row", "prior", "t_gen", "final_test_acc", "mlp_norm"]], radius=radius,
+                     chance=1 / s1.t.n_classes, penalty=S.qk_penalty, cap=S.epochs)
+
+
+R_qk = qk_control(S)
+print(R_qk.table.to_string(index=False))
+
+
+# %%
+def draw_qk(R):
+    if not len(R.table):
+        return None
+    F = R.table.pivot(index="row", columns="prior", values="final_test_acc")[list(PRIORS3.values())]
+    return plots.table_heatmap(F, title=f"qk L2 {R.penalty:g} control: final test accuracy after {R.cap} steps "
+                                        f"(chance {R.chance:.3f})", height=300)
+
+
+def qk_claims(R):
+    if not len(R.table):
+        return [nb.claim("the qk-L2 control (App. G.3): adversarial at chance, oracle at 100%", "as the norm-matched "
+                         "row", "not trained (qk_penalty=0: the ci default; demo / paper train it)", nb.NOT_AT_SCALE)]
+    acc = R.table.set_index(["row", "prior"]).final_test_acc
+    rows = []
+    for row in QK_ROWS.values():
+        adv, orc = float(acc[row, "adversarial KL"]), float(acc[row, "oracle KL"])
+        rows += [nb.claim(f"{row} {R.penalty:g} + adversarial prior stays near chance",
+                          f"~chance (1/p = {R.chance:.3f})", round(adv, 4), bool(adv <= 3 * R.chance)),
+                 nb.claim(f"{row} {R.penalty:g} + oracle prior generalises fully", "100%", round(orc, 4),
+                          bool(orc >= 0.95))]
+    return rows
+
+
+fig = draw_qk(R_qk)
+if fig is not None:
+    export(fig, "fig2_qk_control")
+claims.extend(qk_claims(R_qk), R_qk)
+fig
+
+# %%
+qk_control.panel(S, draw=draw_qk, claims=qk_claims)
+
+# %% [markdown]
 # ## Fig 3: prior strength lambda vs grokking step
 # Theorem 5.2: with the KL term, D decays like exp(-mu lambda t), so t_grok <= (1/(mu lambda)) ln(D(0)/eps):
 # linear in 1/lambda until an optimisation floor set by early training. Left: test accuracy per lambda; right:
@@ -647,10 +728,17 @@ wd_sweep.panel(S, draw=draw_wd, claims=wd_claims)
 # ## Fig 6: structural priors compared (App F.2)
 # Is the oracle KL special, or does any push towards sharp attention help? One ensemble, same seed and
 # initialisation, wd 1, each member with one prior at strength `lam`: none, oracle KL, entropy H(alpha), sparsity
-# -||alpha||^2, teacher distillation KL(alpha_teacher || alpha) (teacher: the grokked Bayesian ticket of stage 1,
-# a stand-in for "a grokked model"), the oracle KL annealed to 0 over the first half of training, and the oracle
-# KL switched on only after a quarter of it (late start). The paper: entropy and sparsity accelerate grokking
-# relative to weight decay alone; the directed KL is stronger; a teacher transfers much of the acceleration.
+# -||alpha||^2, teacher distillation KL(alpha_teacher || alpha), the oracle KL annealed to 0 over the first half of
+# training, and the oracle KL switched on only after a quarter of it (late start). The paper: entropy and sparsity
+# accelerate grokking relative to weight decay alone; the directed KL is stronger; a teacher transfers much of the
+# acceleration, "making oracle KL best understood as an analytical probe".
+#
+# **Which teacher.** `teacher="baseline"` (the paper profile's default) distils from a grokked baseline of stage 1
+# (the first seed whose baseline grokked): a model that found the structure without the oracle, which is what the
+# paper's argument needs. `teacher="bayes"` (ci / demo, where no baseline groks within `epochs`) distils from the
+# stage-1 Bayesian ticket of `seeds[0]`: **that teacher is the oracle-KL model itself**, trained with the very prior
+# it stands in for, so at ci / demo scale the teacher row shows that the oracle's attention can be handed on, not
+# that a teacher without oracle access helps. The claims row names its teacher.
 
 # %%
 def prior_losses(S, t, names, teacher):
@@ -664,12 +752,24 @@ def prior_losses(S, t, names, teacher):
     return losses
 
 
-@nb.section("priors", knobs=["lam", "epochs", "lr"], uses=STAGE1)
+def teacher_member(S, M):
+    """(stage-1 member or None, description): the seeds[0] Bayesian ticket, or the first grokked baseline."""
+    if S.teacher == "bayes":
+        i = idx(M, "bayes", S.seeds[0])
+        ok = np.isfinite(M.t_gen[i])
+        return (i if ok else None), (f"the oracle-KL Bayesian ticket, seed {S.seeds[0]}" if ok else
+                                     "none: the Bayesian ticket did not grok")
+    for s in S.seeds:
+        if np.isfinite(M.t_gen[i := idx(M, "baseline", s)]):
+            return i, f"the grokked baseline (no prior), seed {s}"
+    return None, f"none: no baseline grokked by step {S.epochs}"
+
+
+@nb.section("priors", knobs=["lam", "epochs", "lr", "teacher"], uses=STAGE1 + ["teacher"])
 def priors_comparison(S) -> nb.Result:
     s1 = stage1(S)
-    i = idx(s1.M, "bayes", S.seeds[0])
-    teacher = ({n: v[i:i + 1].detach().clone() for n, v in s1.run.final_state.items()}
-               if np.isfinite(s1.M.t_gen[i]) else None)
+    i, teacher_from = teacher_member(S, s1.M)
+    teacher = {n: v[i:i + 1].detach().clone() for n, v in s1.run.final_state.items()} if i is not None else None
     names = ["no prior", "oracle KL", "entropy", "sparsity", "annealed KL", "late-start KL"]
     names += ["teacher KL"] if teacher is not None else []
     E, seed0 = len(names), S.seeds[0]
@@ -682,12 +782,11 @@ def priors_comparison(S) -> nb.Result:
     table = pd.DataFrame(dict(prior=names, t_gen=[float(t_gen.get(j, NAN)) for j in range(E)],
                               final_test_acc=final(run, "test_acc"), final_mass_min=final(run, "test_mass_min")))
     curves = eval_curves(S, run, {n: j for j, n in enumerate(names)}, ["test_acc"]).rename(columns={"label": "prior"})
-    return nb.Result(table=table, curves=curves, teacher=teacher is not None, cap=S.epochs, lam=S.lam, seed=seed0)
+    return nb.Result(table=table, curves=curves, teacher=teacher_from, cap=S.epochs, lam=S.lam, seed=seed0)
 
 
 R_priors = priors_comparison(S)
-print(R_priors.table.to_string(index=False) + ("" if R_priors.teacher else
-                                               "\n(no teacher: the Bayesian ticket did not grok)"))
+print(R_priors.table.to_string(index=False) + f"\nteacher: {R_priors.teacher}")
 
 
 # %%
@@ -707,10 +806,13 @@ def priors_claims(R):
             nb.claim("the directed oracle KL groks no later than entropy / sparsity", "KL stronger than entropy / "
                      "sparsity", f"t_gen oracle {fmt('oracle KL')}; fastest prior: {fastest}",
                      st.no_later(tg["oracle KL"], cap, min(tg["entropy"], tg["sparsity"], key=censored.value), cap))]
+    name = "a teacher's attention transfers the acceleration (teacher KL faster than no prior)"
     if "teacher KL" in tg:
-        rows.append(nb.claim("a teacher's attention transfers the acceleration (teacher KL faster than no prior)",
-                             "much of the oracle's speed-up", f"t_gen teacher {fmt('teacher KL')} vs no prior "
-                             f"{fmt('no prior')}", censored.greater(tg["no prior"], cap, tg["teacher KL"], cap)))
+        rows.append(nb.claim(name, "much of the oracle's speed-up", f"t_gen teacher {fmt('teacher KL')} vs no prior "
+                             f"{fmt('no prior')}; teacher: {R.teacher}",
+                             censored.greater(tg["no prior"], cap, tg["teacher KL"], cap)))
+    else:
+        rows.append(nb.claim(name, "much of the oracle's speed-up", f"teacher: {R.teacher}", nb.NOT_AT_SCALE))
     return rows
 
 
@@ -721,6 +823,66 @@ fig
 
 # %%
 priors_comparison.panel(S, draw=draw_priors, claims=priors_claims)
+
+# %% [markdown]
+# ## Fig 11a: frozen oracle attention
+# The theorem's coupling assumption, isolated: the query attends with exactly alpha* (1/k on S) from step 0
+# (`grokkit.models.frozen_attention`: W_Q and W_K stay in the graph with weight 0), so only the embeddings, values,
+# MLP and unembedding learn; wd 1, no prior, one member per seed, the baseline's initialisation otherwise. The
+# paper: with routing removed from the problem "the remaining MLP generalizes quickly". Compared with the
+# baseline and the Bayesian ticket of the same seeds (stage 1).
+
+# %%
+@nb.section("frozen", knobs=["frozen_attention", "seeds", "epochs"], uses=STAGE1 + ["frozen_attention"])
+def frozen(S) -> nb.Result:
+    s1, E = stage1(S), len(S.seeds)
+    if not S.frozen_attention:
+        return nb.Result(table=pd.DataFrame(columns=["seed", "baseline", "bayes", "frozen"]), cap=S.epochs)
+    oracle = tuple(s1.t.oracle().tolist())
+    model = FrozenAttentionTransformer(model_config(s1.t), E, attention=oracle).reset_parameters(list(S.seeds))
+    run = fit(model, s1.data, train_config(S, [member("frozen", s) for s in S.seeds]), desc=f"frozen x{E}",
+              callbacks=[AttentionProbe(s1.t.informative, oracle)], augment=s1.t.resampler(seed=S.seed),
+              key_extra={"frozen_attention": oracle})
+    t_gen, M = run.times.set_index("member").t_gen, s1.M
+    table = pd.DataFrame({"seed": list(S.seeds), "baseline": [float(M.t_gen[idx(M, "baseline", s)]) for s in S.seeds],
+                          "bayes": [float(M.t_gen[idx(M, "bayes", s)]) for s in S.seeds],
+                          "frozen": [float(t_gen.get(j, NAN)) for j in range(E)],
+                          "frozen_final_test_acc": final(run, "test_acc")})
+    return nb.Result(table=table, cap=S.epochs)
+
+
+R_frozen = frozen(S)
+print(R_frozen.table.to_string(index=False))
+
+
+# %%
+def draw_frozen(R):
+    if not len(R.table):
+        return None
+    return plots.censored_bars(R.table, "seed", ["baseline", "bayes", "frozen"], R.cap,
+                               title="Frozen oracle attention vs the baseline and the Bayesian ticket")
+
+
+def frozen_claims(R):
+    T, cap = R.table, R.cap
+    name = "frozen oracle attention: the MLP alone groks quickly (median over seeds faster than the baseline)"
+    if not len(T):
+        return [nb.claim(name, "generalises quickly (Fig 11a)", "not trained (frozen_attention=False: the ci "
+                         "default; demo / paper train it)", nb.NOT_AT_SCALE)]
+    med_f, med_b = censored.median(T.frozen), censored.median(T.baseline)
+    return [nb.claim(name, "generalises quickly (Fig 11a)", f"t_frozen {censored.summary(T.frozen, cap)}, "
+                     f"t_baseline {censored.summary(T.baseline, cap)}, t_bayes {censored.summary(T.bayes, cap)}",
+                     censored.greater(med_b, cap, med_f, cap))]
+
+
+fig = draw_frozen(R_frozen)
+if fig is not None:
+    export(fig, "fig11a_frozen_attention")
+claims.extend(frozen_claims(R_frozen), R_frozen)
+fig
+
+# %%
+frozen.panel(S, draw=draw_frozen, claims=frozen_claims)
 
 # %% [markdown]
 # ## Claims
