@@ -25,6 +25,10 @@
 # `qk_control` (Fig 2 with App. G.3's qk L2 penalty) · `lambda_sweep` (Fig 3) · `tickets` (Fig 4) · `bound` (Fig 5) ·
 # `wd_sweep` (inverse weight-decay law) · `priors` (Fig 6) · `frozen` (Fig 11a, frozen oracle attention). Each
 # experiment section has a control panel below its claims.
+#
+# Shipped results: `-p profile demo -p source shipped` replays `data/05_bayesian_tickets/demo/` (the demo profile,
+# computed on 2 CPU cores) without training. There is no paper bundle yet: p = 113 with 5 seeds x 10k full-batch
+# epochs needs a GPU.
 
 # %% tags=["parameters"]
 import os
