@@ -771,6 +771,7 @@ def teacher_member(S, M):
     return None, f"none: no baseline grokked by step {S.epochs}"
 
 
+# %%
 @nb.section("priors", knobs=["lam", "epochs", "lr", "teacher"], uses=STAGE1 + ["teacher"])
 def priors_comparison(S) -> nb.Result:
     s1 = stage1(S)
