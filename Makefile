@@ -41,14 +41,16 @@ browser-deps:
 demo: $(STAMP) browser-deps
 	$(PY) tools/run_notebooks.py --profile $(PROFILE) --out $(OUT) $(NOTEBOOKS)
 
-# The JupyterLab browser test runs last: the papermill tests have filled the run store (the lab loads those runs)
-# and left the ci executions the site test builds its pages from.
+# Unit and notebook tests run in two pytest-xdist workers (one torch thread each; a notebook's ci execution and its
+# replay share a worker). The JupyterLab browser test runs last: the papermill tests have filled the run store (the
+# lab loads those runs) and left the ci executions the site test builds its pages from.
 test: $(STAMP) browser-deps
 	@rm -rf $(TEST_CACHE)
 	@date -u +"[%T] unit tests"
-	$(PY) -m pytest -q --durations=10 -m "not notebook" --ignore=tests/test_lab_browser.py tests
+	$(PY) -m pytest -q -n 2 --dist loadfile --durations=15 -m "not notebook" --ignore=tests/test_lab_browser.py tests
 	@date -u +"[%T] notebooks (papermill, ci profile)"
-	GROKKIT_TEST_CACHE=$(TEST_CACHE) $(PY) -m pytest -q --durations=0 -m notebook tests
+	OMP_NUM_THREADS=1 GROKKIT_TEST_CACHE=$(TEST_CACHE) $(PY) -m pytest -q -n 2 --dist loadgroup --durations=0 \
+		-m notebook tests
 	@date -u +"[%T] notebooks under nbval"
 	GROKKIT_PROFILE=ci GROKKIT_SOURCE=$(TEST_CACHE)/ci-out GROKKIT_CACHE=$(TEST_CACHE) \
 		GROKKIT_OUTPUT=$(TEST_CACHE)/nbval-out GROKKIT_STATIC=0 \
@@ -75,7 +77,7 @@ site: $(STAMP)
 	@echo "open $(SITE)/index.html (works offline)"
 
 unit: $(STAMP)
-	$(PY) -m pytest -q --durations=10 -m "not notebook" --ignore=tests/test_lab_browser.py tests
+	$(PY) -m pytest -q -n 2 --dist loadfile --durations=15 -m "not notebook" --ignore=tests/test_lab_browser.py tests
 
 notebooks: $(STAMP)
 	$(PY) tools/build_notebooks.py

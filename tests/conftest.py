@@ -3,7 +3,7 @@ import os
 import pytest
 import torch
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # tiny test models: one thread is faster; `make test` runs two test workers
 
 
 @pytest.fixture(autouse=True)

@@ -33,6 +33,12 @@ def converted(nb: Path) -> bool:
 CONVERTED = [n for n in NOTEBOOKS if converted(n)]
 
 
+def by_notebook(notebooks):
+    """One param per notebook, in an xdist group of its own name: under `pytest -n 2 --dist loadgroup` (make test)
+    a notebook's ci execution and its replay run in the same worker, and different notebooks run side by side."""
+    return [pytest.param(n, id=n.stem, marks=pytest.mark.xdist_group(n.stem)) for n in notebooks]
+
+
 @pytest.fixture(scope="session")
 def ci_root(tmp_path_factory):
     """Where the ci executions go; the replay test reads them (no second ci execution in `make test`)."""
@@ -55,7 +61,7 @@ def _execute(nb: Path, out_dir: Path, **params):
                                kernel_name="python3")
 
 
-@pytest.mark.parametrize("nb", NOTEBOOKS, ids=[n.stem for n in NOTEBOOKS])
+@pytest.mark.parametrize("nb", by_notebook(NOTEBOOKS))
 def test_notebook_ci_profile(nb, nb_env, ci_root):
     out = ci_root / nb.stem
     shutil.rmtree(out, ignore_errors=True)
@@ -76,7 +82,7 @@ def test_notebook_ci_profile(nb, nb_env, ci_root):
             assert (out / "quickstart_curves.png").stat().st_size > 10_000
 
 
-@pytest.mark.parametrize("nb", CONVERTED, ids=[n.stem for n in CONVERTED])
+@pytest.mark.parametrize("nb", by_notebook(CONVERTED))
 def test_notebook_replays_without_training(nb, nb_env, ci_root, monkeypatch):
     """Issue 14: execute ci into X, then again with source=X, the run store off and fit forbidden: it must
     succeed (target <= 20 s, measured and logged: REPLAY_LIMIT_S) and write the same claims (same holds, same
@@ -111,6 +117,7 @@ def test_notebook_replays_without_training(nb, nb_env, ci_root, monkeypatch):
     assert took <= REPLAY_LIMIT_S, f"replay took {took:.1f} s (limit {REPLAY_LIMIT_S} s)"
 
 
+@pytest.mark.xdist_group("00_quickstart")
 def test_quickstart_replay_names_stale_sections(nb_env, ci_root, monkeypatch):
     """Replaying a ci run with other section settings says which section and which settings differ."""
     first = _CI_DONE.get("00_quickstart")
