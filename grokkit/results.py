@@ -334,6 +334,9 @@ class Section:
                                     f"(sections there: {', '.join(have) or 'none'})")
         R = Result.load(folder)
         made = R.provenance
+        if made.get("overrides"):  # the scale names the settings this section uses (as declared now)
+            uses = set(self.uses_for(S))
+            made["overrides"] = {k: v for k, v in made["overrides"].items() if k in uses}
         print(f"section {self.name!r}: replayed from {folder} (made at {R.scale!r} on "
               f"{made.get('device')}, {made.get('date')}, {made.get('wall_s')} s)")
         saved = dict(made.get("settings", {}))

@@ -180,6 +180,8 @@ S
 
 # %%
 _MEMO = {}
+EXTRA_KNOBS = ("extras", "transformer", "tr_d_model", "tr_pairs", "tr_lr", "ops", "extra_tasks", "extra_steps")
+MAIN = [n for n in PARAMS.knobs if n not in EXTRA_KNOBS] + ["seed"]  # what the other sections' results depend on
 
 
 def memo(name, S, keys, make):
@@ -248,7 +250,7 @@ def dense_ctx(S):
     return memo("dense", S, DENSE_KEYS, make)
 
 
-@nb.section("dense", knobs=["operation", "p", "train_frac", "steps", "n_seeds"])
+@nb.section("dense", knobs=["operation", "p", "train_frac", "steps", "n_seeds"], uses=MAIN)
 def dense(S) -> nb.Result:
     D = dense_ctx(S)
     times = D.run.times.assign(seed=D.seeds, t_prune=D.t_prune, grokked=D.grokked)
@@ -344,7 +346,7 @@ def grokked_only(df, dense_grokked):
     return df[df.seed.isin(keep)], note
 
 
-@nb.section("sweep", knobs=["operation", "p", "train_frac", "prune_rates", "prune_rate", "ticket_steps"])
+@nb.section("sweep", knobs=["operation", "p", "train_frac", "prune_rates", "prune_rate", "ticket_steps"], uses=MAIN)
 def sweep(S) -> nb.Result:
     D, W = dense_ctx(S), sweep_ctx(S)
     h = W.run.history
@@ -458,7 +460,7 @@ sweep.panel(S, draw=draw_sweep, claims=sweep_claims)
 # generalise). 4b: k = 0.9 removes too much (see the sweep for 0.1-0.8).
 
 # %%
-@nb.section("prune_time", knobs=["prune_times", "prune_rate", "ticket_steps"])
+@nb.section("prune_time", knobs=["prune_times", "prune_rate", "ticket_steps"], uses=MAIN)
 def prune_time(S) -> nb.Result:
     D, W = dense_ctx(S), sweep_ctx(S)
     members = []
@@ -521,7 +523,7 @@ prune_time.panel(S, draw=draw_ptime, claims=ptime_claims)
 
 
 # %%
-@nb.section("controls", knobs=["prune_rate", "ticket_steps"])
+@nb.section("controls", knobs=["prune_rate", "ticket_steps"], uses=MAIN)
 def controls(S) -> nb.Result:
     D, members, ratios = dense_ctx(S), [], []
     probe = build(D.cfg, n_members=len(D.seeds), seeds=D.seeds)
@@ -590,7 +592,7 @@ controls.panel(S, draw=draw_controls, claims=control_claims)
 
 
 # %%
-@nb.section("norms", knobs=["prune_rate"])
+@nb.section("norms", knobs=["prune_rate"], uses=MAIN)
 def norms(S) -> nb.Result:
     D, W = dense_ctx(S), sweep_ctx(S)
     rows = [dict(model=label, step=s, **tk.weight_norms(run.member_state(mem, s)))
@@ -625,7 +627,7 @@ norms.panel(S, draw=draw_norms)
 
 
 # %%
-@nb.section("jaccard", knobs=["prune_rate", "jd_gap"])
+@nb.section("jaccard", knobs=["prune_rate", "jd_gap"], uses=MAIN)
 def jaccard(S) -> nb.Result:
     D = dense_ctx(S)
     gap = max(1, round(S.jd_gap / S.ckpt_every))  # in checkpoints
@@ -681,7 +683,7 @@ jaccard.panel(S, draw=draw_jaccard, claims=jaccard_claims)
 
 
 # %%
-@nb.section("fourier", knobs=["prune_rate"])
+@nb.section("fourier", knobs=["prune_rate"], uses=MAIN)
 def fourier_entropy(S) -> nb.Result:
     D, W = dense_ctx(S), sweep_ctx(S)
     tm, rows = ticket_member(W.df, S.prune_rate), []
@@ -743,7 +745,7 @@ fourier_entropy.panel(S, draw=draw_fourier, claims=fourier_claims)
 GRAPH_METRICS = ["weighted_spectral_gap", "spectral_gap", "ramanujan_gap", "avg_path_length", "clustering"]
 
 
-@nb.section("graph", knobs=["prune_rate", "graph_layers"])
+@nb.section("graph", knobs=["prune_rate", "graph_layers"], uses=MAIN)
 def graph(S) -> nb.Result:
     D, rows = dense_ctx(S), []
     for s in sorted(D.run.checkpoints)[::max(1, len(D.run.checkpoints) // 12)]:
@@ -801,7 +803,7 @@ def test_acc(run, m, label, shift=0, upto=None):
 
 
 # %%
-@nb.section("edge_popup", knobs=["ep_start", "ep_steps"])
+@nb.section("edge_popup", knobs=["ep_start", "ep_steps"], uses=MAIN)
 def edge_popup(S) -> nb.Result:
     D = dense_ctx(S)
     r_frozen, r_both, cfg = edge_popup_runs(S, D)
@@ -860,7 +862,7 @@ edge_popup.panel(S, draw=draw_edge_popup, claims=edge_popup_claims)
 
 
 # %%
-@nb.section("no_wd", knobs=["nowd_rates", "nowd_steps"])
+@nb.section("no_wd", knobs=["nowd_rates", "nowd_steps"], uses=MAIN)
 def no_wd(S) -> nb.Result:
     D = dense_ctx(S)
     members = [dict(m=0, k=0.0)] + [dict(m=0, k=r, mask=ticket_mask(D.run, 0, r, D.t_prune[0])) for r in S.nowd_rates]
