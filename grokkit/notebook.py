@@ -141,11 +141,15 @@ class Claims:
     def failed_checks(self) -> list[dict]:
         return [r for r in self.rows if r["checked"] and r["holds"] is not True]
 
-    def assert_checked(self) -> None:
+    def assert_checked(self, profile: str | None = None) -> None:
+        """Raise if a checked claim does not hold: in the ci profile (the test suite's contract) or when no profile
+        is given. In demo / paper a claim that fails is a finding, reported in the table: printed, not raised."""
         bad = self.failed_checks()
         if bad:
             lines = "\n".join(f"- {r['claim']}: paper {r['paper']}, measured {r['measured']}" for r in bad)
-            raise AssertionError(f"{len(bad)} checked claim(s) do not hold at this scale:\n{lines}")
+            if profile in (None, "ci"):
+                raise AssertionError(f"{len(bad)} checked claim(s) do not hold at this scale:\n{lines}")
+            print(f"{len(bad)} checked claim(s) do not hold in profile {profile!r} (reported, not asserted):\n{lines}")
 
     def save(self, output_dir: str | os.PathLike, **extra: Any) -> Path:
         """results.json: {"claims": [{claim, paper, measured, holds[, section, scale]}], "stale_sections": {...}

@@ -155,7 +155,7 @@ claims
 
 # %%
 # NBVAL_CHECK_OUTPUT
-claims.assert_checked()
+claims.assert_checked(S.profile)
 
 # %% [markdown]
 # ## Try it yourself

@@ -339,7 +339,7 @@ def ticket_member(df, k, m=0):
 
 def grokked_only(df, dense_grokked):
     """The rows of seeds whose dense run generalised (tickets of the others are not grokked tickets), and a note."""
-    seeds = sorted(df.seed.unique())
+    seeds = sorted(int(s_) for s_ in df.seed.unique())
     keep = [s_ for s_, g in zip(seeds, dense_grokked) if g]
     note = "" if len(keep) == len(seeds) else (f"; over the {len(keep)}/{len(seeds)} seeds whose dense run generalised "
                                                f"(not seeds {[s_ for s_ in seeds if s_ not in keep]})")
@@ -408,10 +408,11 @@ def sweep_claims(R):
         d, t = g[g.k == 0].iloc[0], g[(g.k - R.prune_rate).abs() < 1e-9].iloc[0]
         ratios.append(t.t_gen / d.t_gen)
         dec.append(censored.ratio_at_most(t.t_gen, t.cap, d.t_gen, d.cap, 1 / 3) if R.dense_grokked[m] else nd)
+    decided = [d for d in dec if d != nd]  # over the seeds whose dense run generalised (grokked tickets)
     tick = df[(df.k - R.prune_rate).abs() < 1e-9]
     measured = (f"ticket/dense t_gen {nb.median_spread(ratios)}; ticket t_gen {censored.summary(tick.t_gen, tick.cap.max())}"
-                f" ({sum(d is True for d in dec)} held / {len(dec)})")
-    holds = censored.majority([d if d != nd else censored.UNDECIDED for d in dec])
+                f" ({sum(d is True for d in decided)} held / {len(decided)} seeds whose dense run generalised, of {len(dec)})")
+    holds = censored.majority(decided) if decided else nb.NOT_AT_SCALE
     rows = [nb.claim(f"grokked ticket (k={R.prune_rate}) t_gen <= 1/3 of dense t_gen", "ticket t_gen << dense t_gen "
                      "(Fig 2a)", measured if nd not in dec else f"{measured}; {nd}", holds, checked=True)]
     return rows + tau_claims(R)
@@ -1038,4 +1039,4 @@ claims
 
 # %%
 # NBVAL_CHECK_OUTPUT
-claims.assert_checked()
+claims.assert_checked(S.profile)

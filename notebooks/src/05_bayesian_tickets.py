@@ -905,4 +905,4 @@ claims
 
 # %%
 # NBVAL_CHECK_OUTPUT
-claims.assert_checked()
+claims.assert_checked(S.profile)
