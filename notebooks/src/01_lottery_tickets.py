@@ -367,8 +367,9 @@ tk.tau_table(grokked_only(R_sweep.sweep, R_sweep.dense_grokked)[0], PAPER_TAU)  
 
 # %%
 def draw_sweep(R):
-    g, note = grokked_only(R.sweep, R.dense_grokked)
-    return [plots.tau_vs_k(g, tk.tau_table(g, PAPER_TAU), PAPER_TAU, title=f"Fig 3a: tau_grok vs k ({R.task}{note})"),
+    g, n = grokked_only(R.sweep, R.dense_grokked)[0], f"{sum(R.dense_grokked)}/{len(R.dense_grokked)}"
+    return [plots.tau_vs_k(g, tk.tau_table(g, PAPER_TAU), PAPER_TAU,
+                           title=f"Fig 3a: tau_grok vs k ({R.task}; tickets of the {n} dense seeds that grokked)"),
             plots.line(R.early, "step", "value", color="k", markers=False, title="Fig 3b: train accuracy (seed 0) by k"),
             plots.accuracy_curves(R.curves, f"Fig 2a: dense vs grokked ticket, {R.task}")]
 
