@@ -380,6 +380,11 @@ def test_notebook_in_jupyterlab(nb, lab, browser, shots):
 
         if has_section_panel(nb):
             knobs, runs = PANEL_PLAN.get(nb.stem, ([], [{"set": {}, "live": False}]))
+            try:  # the widget views of a late cell may render after Run All returns: wait for the panel
+                page.wait_for_function(f"(knobs) => ({FIND_PANEL})(knobs) !== null", arg=knobs, timeout=60_000,
+                                       polling=500)
+            except sync_api.TimeoutError:
+                pass
             labels = page.evaluate(FIND_PANEL, knobs)
             assert labels is not None, f"{nb.stem}: no section panel with controls {knobs}"
             panel = page.locator("[data-gk-panel]")
