@@ -230,7 +230,7 @@ def overrides(S: Settings, names: Iterable[str]) -> dict[str, list]:
     except Exception:  # the profile's defaults alone fail a cross-parameter check: nothing to compare with
         return {}
     return {n: [_encode(S.get(n)), _encode(base.get(n))] for n in names
-            if n in base and _encode(S.get(n)) != _encode(base.get(n))}
+            if n in base and not _same(S.get(n), base.get(n))}
 
 
 def provenance(S: Settings, section: Section, wall_s: float) -> dict[str, Any]:
@@ -238,6 +238,7 @@ def provenance(S: Settings, section: Section, wall_s: float) -> dict[str, Any]:
 
     from .train import resolve_device
 
+    uses = list(section.uses_for(S))
     try:
         device = str(resolve_device(S.get("device", "auto")))
     except Exception:  # an unusual device string: record it as given
@@ -247,8 +248,7 @@ def provenance(S: Settings, section: Section, wall_s: float) -> dict[str, Any]:
         "grokkit": __version__, "commit": git_commit(), "torch": torch.__version__,
         "python": platform.python_version(), "device": device,
         "settings": _encode({k: v for k, v in S.items() if k != "output_dir"}),
-        "knobs": list(section.knobs), "uses": list(section.uses_for(S)),
-        "overrides": overrides(S, section.uses_for(S)), "wall_s": round(wall_s, 3),
+        "knobs": list(section.knobs), "uses": uses, "overrides": overrides(S, uses), "wall_s": round(wall_s, 3),
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
 

@@ -12,7 +12,6 @@ from where and at which scale.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import shutil
 import sys
@@ -31,10 +30,10 @@ def results(folder: Path) -> Path:
 
 
 def scale(section_dir: Path) -> str:
-    prov = json.loads((section_dir / "result.json").read_text()).get("provenance", {})
-    over = prov.get("overrides") or {}
-    extra = "; ".join(f"{k}={v}" for k, (v, _) in over.items())
-    return f"{prov.get('profile')}" + (f" ({extra})" if extra else "") + f", {prov.get('device')}, {prov.get('date')}"
+    from grokkit.results import Result
+
+    r = Result.load(section_dir)
+    return f"{r.scale}, {r.provenance.get('device')}, {r.provenance.get('date')}"
 
 
 def main(argv=None) -> int:
