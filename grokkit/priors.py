@@ -6,6 +6,7 @@ the attention of the last forward pass from `ctx.model.cache["scores_query"]` (E
 scores = log alpha, numerically safe) / `cache["attn_query"]`.
 
   TargetKL      forward KL(alpha* || alpha) toward a fixed target over positions (oracle / adversarial)
+  SequenceOracleKL  the same toward the sequence-dependent oracle alpha*(x) of a task with random positions
   EntropyPrior  lambda * H(alpha)            (minimising it sharpens attention, structure-agnostic)
   SparsityPrior -lambda * ||alpha||_2^2
   TeacherKL     KL(alpha_teacher || alpha), the teacher's attention from a (grokked) 1-member model state
@@ -110,6 +111,24 @@ class TargetKL(_Prior):
 def oracle_kl(task, lam=1.0, **kw) -> TargetKL:
     """Forward KL toward alpha* (1/k on the task's informative positions)."""
     return TargetKL(lam=lam, target=tuple(task.oracle().tolist()), name="oracle_kl", **kw)
+
+
+@dataclass(frozen=True)
+class SequenceOracleKL(_Prior):
+    """lambda * KL(alpha*(x) || alpha(x)) with the sequence-dependent oracle of a SequenceTask (1/k on each
+    training row's own informative positions, `task.oracle_of(x)`; the task's positions="random")."""
+
+    task: object = None
+    name: str = "sequence_oracle_kl"
+
+    def cache_key(self):
+        t = self.task
+        return ("SequenceOracleKL", self.lam, self.start_step, self.anneal_steps,
+                (t.task, t.p, t.seq_len, t.k, t.n_perm, t.distractor_vocab, t.positions))
+
+    def penalty(self, ctx):
+        la = _log_alpha(ctx.model)  # (E, B, H, T)
+        return kl_to_target(la, self.task.oracle_of(ctx.x)[:, :, None, :])
 
 
 def adversarial_kl(task, lam=1.0, **kw) -> TargetKL:

@@ -282,3 +282,77 @@ def test_bound_holds_when_float32_loss_underflows():
     g = attention_gradients(model, x, y)
     assert (g["g_s"].abs().amax(-1) <= g["bound"] + 1e-30).all()
     assert (g["loss"] > 0).all()
+
+
+# ---- Fig 8 task variants: sequence-dependent oracle, longer test sequences ----------------
+def test_random_positions_task_and_sequence_oracle():
+    t = SequenceTask("add", p=5, seq_len=6, distractor_vocab="separate", positions="random")
+    X = t.X
+    assert X.shape == (25, 6) and (X[:, -1] == t.eq_token).all()
+    mask = X[:, :-1] < 5  # the operands: ids below n_values, exactly k per row
+    assert (mask.sum(1) == 2).all()
+    ops = X[:, :-1][mask].view(25, 2)
+    assert torch.equal(t.y, ops.sum(1) % 5)  # in order: a before b
+    assert torch.equal(ops, torch.stack([torch.arange(25) // 5, torch.arange(25) % 5], 1))
+    assert len({tuple(r) for r in mask.int().tolist()}) > 3  # positions vary across rows
+    # a known small example: [d, a, d, d, b, =] -> S = {1, 4}, alpha* = 1/2 there
+    x = torch.tensor([[7, 2, 5, 9, 3, t.eq_token]])
+    assert t.informative_mask(x).tolist() == [[False, True, False, False, True, False]]
+    assert torch.allclose(t.oracle_of(x), torch.tensor([[0, 0.5, 0, 0, 0.5, 0]]))
+    with pytest.raises(ValueError, match="per sequence"):
+        t.oracle()
+    with pytest.raises(ValueError, match="separate"):
+        SequenceTask("add", p=5, seq_len=6, positions="random")
+    # fixed positions: the oracle of every row is oracle()
+    f = SequenceTask("add", p=5, seq_len=6)
+    assert torch.equal(f.oracle_of(f.X), f.oracle().expand(25, 6))
+    # the resampler moves the operands (kept in order) and redraws the distractors; labels stay right
+    r = t.resampler(seed=0)
+    x0 = X[None].clone()
+    x1, x1b, x2 = r(x0, 1), r(x0, 1), r(x0, 2)
+    assert torch.equal(x1, x1b) and not torch.equal(x1, x2) and torch.equal(x0[0], X)
+    for xs in (x1, x2):
+        m = xs[0, :, :-1] < 5
+        assert (m.sum(1) == 2).all() and torch.equal(xs[0, :, :-1][m].view(25, 2), ops)
+        assert (xs[0, :, :-1][~m] >= 5).all() and (xs[0, :, :-1][~m] < 10).all()
+        assert (xs[0, :, -1] == t.eq_token).all()
+    assert not torch.equal(x1[0, :, :-1] < 5, mask)  # positions redrawn
+
+
+def test_sequence_oracle_kl_prior_matches_fixed_oracle_and_pulls_to_each_rows_positions():
+    f = SequenceTask("add", p=7, seq_len=5)
+    model = _small(E=1)
+    x = f.X[None, :16]
+    model(x)
+    ctx = StepContext(step=0, model=model, x=x, y=f.y[None, :16], weights=None, logits=None, task_loss=None)
+    fixed = priors.oracle_kl(f, lam=2.0)(ctx)
+    seq = priors.SequenceOracleKL(lam=2.0, task=f)(ctx)
+    assert torch.allclose(fixed, seq)
+    # random positions: training with the sequence-dependent prior puts attention on each row's operands
+    t = SequenceTask("add", p=7, seq_len=5, distractor_vocab="separate", positions="random")
+    sp = random_split(t, 0.5, seed=0)
+    data = Data(t.X, t.y, sp.train, sp.test)
+    model = build(TransformerConfig(d_vocab=t.vocab_size, n_ctx=5, d_vocab_out=7, d_model=32, n_heads=1, d_mlp=64),
+                  2, seeds=[0, 0])
+    run = fit(model, data, TrainConfig(steps=60, lr=1e-2, eval_every=60), store=None, progress=False,
+              extra_losses=[priors.SequenceOracleKL(lam=(0.0, 3.0), task=t)], augment=t.resampler(0))
+    st = run.member_state
+    with torch.no_grad():
+        mass = []
+        for m in (0, 1):
+            one = build(model.config, 1)
+            for n, prm in one.named_parameters():
+                prm.copy_(st(m)[n])
+            one(t.X[None])
+            mass.append(float((one.cache["attn_query"][0, :, 0] * t.informative_mask(t.X)).sum(-1).mean()))
+    assert mass[1] > 0.9 and mass[1] > mass[0] + 0.2
+
+
+def test_with_length_keeps_the_rows_and_adds_distractors():
+    t = SequenceTask("add", p=7, seq_len=5)
+    long = t.with_length(8)
+    assert long.X.shape == (49, 8) and torch.equal(long.X[:, :2], t.X[:, :2]) and torch.equal(long.y, t.y)
+    assert long.distractors == (2, 3, 4, 5, 6) and long.query == 7 and (long.X[:, -1] == t.eq_token).all()
+    assert torch.equal(random_split(long, 0.5, seed=3).test, random_split(t, 0.5, seed=3).test)
+    with pytest.raises(ValueError, match="parity"):
+        SequenceTask("parity", k=2, seq_len=5).with_length(6)

@@ -28,6 +28,17 @@ Distractors (spec 05, revised) [decided; both kept as parameters]:
   distractor_vocab="task" (default): distractors are drawn from the task's own tokens (numbers / bits / perms).
   distractor_vocab="separate": distractors get their own ids after the task's tokens (as many as the task
       has), disjoint from every operand/label token; `n_tokens` (and `vocab_size`) grow accordingly.
+
+Informative positions (paper App. F.3 / Fig 8, "dynamic routing") [decided; a parameter]:
+  positions="fixed" (default): S = {0..k-1} for every row.
+  positions="random": each row places its k informative tokens (in their order) at a random k-subset of the T-1
+      positions before the query; the other positions hold distractors. Needs distractor_vocab="separate" (the
+      tokens then say which positions are informative; with shared ids the task would be ill-posed). There is no
+      fixed S: `informative_mask(x)` / `oracle_of(x)` give the sequence-dependent S and alpha*(x) from the tokens,
+      and with distractor_sampling="resample" the resampler redraws the positions too (test rows keep one draw).
+
+Longer test sequences (more distractors at test time): `with_length(L)` is the same task (same rows, same
+operands, so the same split indices) with sequence length L: the extra positions are distractors.
 """
 from __future__ import annotations
 
@@ -43,6 +54,7 @@ from .. import validate
 SEQ_TASKS = ("add", "mul", "k_add", "parity", "perm")
 DISTRACTOR_SAMPLING = ("resample", "fixed")
 DISTRACTOR_VOCAB = ("task", "separate")
+POSITIONS = ("fixed", "random")
 
 
 def _perm_table(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -67,6 +79,7 @@ class SequenceTask:
     n_perm: n of S_n for perm (4: 24 elements on CPU; 5: 120, the paper's setting).
     distractor_sampling: "resample" (fresh training distractors every step through `resampler`) or "fixed".
     distractor_vocab: "task" (distractors are task tokens) or "separate" (their own token ids).
+    positions: "fixed" (S = {0..k-1}) or "random" (a random k-subset of positions per row; needs "separate").
     """
 
     task: str = "add"
@@ -78,6 +91,7 @@ class SequenceTask:
     max_rows: int = 20000
     distractor_sampling: str = "resample"
     distractor_vocab: str = "task"
+    positions: str = "fixed"
     X: torch.Tensor = field(init=False, repr=False, compare=False)
     y: torch.Tensor = field(init=False, repr=False, compare=False)
 
@@ -88,6 +102,10 @@ class SequenceTask:
         validate.integer("max_rows", self.max_rows, min_value=1)
         validate.choice("distractor_sampling", self.distractor_sampling, DISTRACTOR_SAMPLING)
         validate.choice("distractor_vocab", self.distractor_vocab, DISTRACTOR_VOCAB)
+        validate.choice("positions", self.positions, POSITIONS)
+        if self.positions == "random" and self.distractor_vocab != "separate":
+            raise ValueError('positions="random" needs distractor_vocab="separate": with shared token ids nothing '
+                             "tells the informative tokens from the distractors")
         k = self.k if self.task in ("k_add", "parity") else 2
         validate.integer("k", k, min_value=1)
         T = validate.integer("seq_len", self.seq_len, min_value=k + 1)
@@ -124,6 +142,8 @@ class SequenceTask:
                 y = comp[ops[:, 0], ops[:, 1]]
             dis = rng.integers(0, n_tok, size=(len(codes), T - 1 - k)) + self.distractor_offset
             body = np.concatenate([ops, dis], axis=1)
+        if self.positions == "random":
+            body = _place(body, k, rng.random(body.shape))
         X = np.concatenate([body, np.full((len(body), 1), self.eq_token)], axis=1)
         object.__setattr__(self, "X", torch.from_numpy(np.ascontiguousarray(X, dtype=np.int64)))
         object.__setattr__(self, "y", torch.from_numpy(np.asarray(y, dtype=np.int64)))
@@ -166,8 +186,17 @@ class SequenceTask:
 
     # ---- structure -----------------------------------------------------------------------
     @property
+    def fixed_positions(self) -> bool:
+        return self.positions == "fixed"
+
+    def _need_fixed(self, what: str) -> None:
+        if not self.fixed_positions:
+            raise ValueError(f'{what} is per sequence for positions="random": use informative_mask(x) / oracle_of(x)')
+
+    @property
     def informative(self) -> tuple[int, ...]:
-        """The positions S that determine y."""
+        """The positions S that determine y (the same for every row: positions="fixed")."""
+        self._need_fixed("S")
         return tuple(range(self.k))
 
     @property
@@ -178,6 +207,30 @@ class SequenceTask:
     def distractors(self) -> tuple[int, ...]:
         """Positions before the query that are not in S."""
         return tuple(t for t in range(self.seq_len - 1) if t not in self.informative)
+
+    def informative_mask(self, x: torch.Tensor) -> torch.Tensor:
+        """(..., L) tokens -> (..., L) bool: the informative positions of each sequence (any length L; the query
+        is the last position). Fixed positions: S; random positions: the task tokens (ids < n_values) before
+        the query."""
+        L = x.shape[-1]
+        before = torch.arange(L, device=x.device) < L - 1
+        if self.fixed_positions:
+            return (torch.arange(L, device=x.device) < self.k).expand(x.shape)
+        return (x < self.n_values) & before
+
+    def oracle_of(self, x: torch.Tensor) -> torch.Tensor:
+        """The sequence-dependent oracle alpha*(x): (..., L) float, 1/k on each sequence's informative positions."""
+        return self.informative_mask(x).float() / self.k
+
+    def with_length(self, seq_len: int) -> SequenceTask:
+        """The same rows (operands, labels, order) with sequence length seq_len: more (or fewer) distractors.
+        Not for parity (its rows are all bit strings of length seq_len - 1)."""
+        if self.task == "parity":
+            raise ValueError("with_length: parity's rows depend on the sequence length")
+        return SequenceTask(self.task, p=self.p, seq_len=seq_len, k=self.k, n_perm=self.n_perm,
+                            distractor_seed=self.distractor_seed, max_rows=self.max_rows,
+                            distractor_sampling=self.distractor_sampling, distractor_vocab=self.distractor_vocab,
+                            positions=self.positions)
 
     def oracle(self) -> torch.Tensor:
         """alpha*: (T,) with 1/k on S and 0 elsewhere."""
@@ -197,8 +250,9 @@ class SequenceTask:
         name = {"add": "a+b mod p", "mul": "a*b mod p", "k_add": f"{self.k}-operand sum mod p",
                 "parity": f"parity of {self.k} of {self.seq_len - 1} bits", "perm": f"S_{self.n_perm} composition"}
         d = "" if self.task in ("parity",) else f", p={self.p}" if self.task != "perm" else ""
-        dis = f"{len(self.distractors)} distractors"
-        if self.distractors:
+        n_dis = self.seq_len - 1 - self.k
+        dis = f"{n_dis} distractors" + ("" if self.fixed_positions else ", informative positions random per row")
+        if n_dis:
             dis += (", resampled every step" if self.distractor_sampling == "resample" else ", fixed per row")
             dis += ", own vocabulary" if self.distractor_vocab == "separate" else ""
         return f"{name[self.task]}{d}, T={self.seq_len} ({dis})"
@@ -209,10 +263,23 @@ class SequenceTask:
     def resampler(self, seed: int = 0) -> DistractorResampler:
         """The training-input transform for `fit(..., augment=task.resampler(seed))`: fresh distractors at every
         step (distractor_sampling="resample"), or the identity ("fixed")."""
+        positions = self.distractors if self.fixed_positions else tuple(range(self.seq_len - 1))
+        task = (self.task, self.p, self.seq_len, self.k, self.n_perm, self.distractor_vocab)
         return DistractorResampler(
-            positions=self.distractors, low=self.distractor_offset, high=self.distractor_offset + self.n_values,
+            positions=positions, low=self.distractor_offset, high=self.distractor_offset + self.n_values,
             seed=validate.integer("seed", seed), active=self.distractor_sampling == "resample",
-            task=(self.task, self.p, self.seq_len, self.k, self.n_perm, self.distractor_vocab))
+            task=task if self.fixed_positions else (*task, "random"),
+            k=0 if self.fixed_positions else self.k)
+
+
+def _place(body: np.ndarray, k: int, keys: np.ndarray) -> np.ndarray:
+    """body (N, n): k informative tokens then the distractors, per row -> the same tokens with the informative
+    ones (in their order) at the k positions with the smallest `keys` (N, n), sorted, distractors elsewhere."""
+    order = np.argsort(keys, axis=1, kind="stable")
+    slots = np.concatenate([np.sort(order[:, :k], axis=1), np.sort(order[:, k:], axis=1)], axis=1)
+    out = np.empty_like(body)
+    np.put_along_axis(out, slots, body, axis=1)
+    return out
 
 
 @dataclass(frozen=True)
@@ -220,7 +287,9 @@ class DistractorResampler:
     """(x, step) -> x' with the distractor positions of x (E, B, T) redrawn uniformly from token ids [low, high),
     from a generator seeded by (seed, step) only: the same step gives the same draw (a resumed run is exact),
     the next step a fresh one. Every member and row gets its own draw. The informative positions and the query
-    are untouched, so the labels stay right. `active=False` is the identity (fixed distractors)."""
+    are untouched, so the labels stay right. `active=False` is the identity (fixed distractors).
+    k > 0 (positions="random"): `positions` are all positions before the query; the k tokens below `low` (the
+    informative ones, in order) move to a fresh random k-subset of them, the others get fresh distractors."""
 
     positions: tuple[int, ...]
     low: int
@@ -228,6 +297,7 @@ class DistractorResampler:
     seed: int = 0
     active: bool = True
     task: tuple = ()
+    k: int = 0
 
     @property
     def cache_key(self) -> tuple:
@@ -243,5 +313,15 @@ class DistractorResampler:
             return x
         pos = list(self.positions)
         x = x.clone()
+        if self.k:
+            body = x[..., pos]
+            ops_first = torch.argsort((body >= self.low).to(torch.int8), dim=-1, stable=True)[..., :self.k]
+            ops = body.gather(-1, ops_first).reshape(-1, self.k).cpu().numpy()
+            shape = (ops.shape[0], len(pos))
+            rng = np.random.default_rng([self.seed, int(step), 1])
+            fresh = np.concatenate([ops, rng.integers(self.low, self.high, size=(shape[0], shape[1] - self.k))], 1)
+            new = _place(fresh, self.k, rng.random(shape))
+            x[..., pos] = torch.from_numpy(new).view(*body.shape).to(x.device)
+            return x
         x[..., pos] = self.draw(tuple(x.shape[:-1]) + (len(pos),), step).to(x.device)
         return x
