@@ -51,6 +51,11 @@ class TrainConfig:
         so that log-step plots have a smooth start.
     threshold: the accuracy P that defines t_mem / t_gen (first step with acc > P).
     regression_tol: for float targets, "accuracy" = share of rows with squared error < regression_tol.
+    warmup_steps, warmup_start: linear learning-rate warm-up over the first `warmup_steps` updates.
+        warmup_start=None (default): lr * (step + 1) / warmup_steps at update step = 0, 1, ... (lr / warmup_steps
+        at the first update, the full lr from update warmup_steps - 1 on). A number f in [0, 1]: lr * (f + (1 - f)
+        * step / warmup_steps), the full lr from update warmup_steps on; f = 0 is the LambdaLR(min(step / W, 1))
+        of Nanda et al. and the uniformity paper's code (the first update has lr 0). See `lr_scale`.
     early_stop_patience: stop once every member has t_gen and `patience` more steps have run.
     checkpoint_steps: parameter snapshots kept with the run (step 0 = theta_0 is always kept).
     """
@@ -62,6 +67,7 @@ class TrainConfig:
     betas: tuple[float, float] = (0.9, 0.98)
     eps: float = 1e-8
     warmup_steps: int = 0
+    warmup_start: float | None = None
     grad_clip: float | None = None
     batch_size: int | None = None
     loss: str = "ce"
@@ -91,6 +97,11 @@ class TrainConfig:
             raise ValueError(f"betas={self.betas} must be two numbers in [0, 1)")
         object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
         validate.integer("warmup_steps", self.warmup_steps, min_value=0)
+        if self.warmup_start is not None:
+            validate.fraction("warmup_start", self.warmup_start, closed_low=True, closed_high=True)
+            if not self.warmup_steps:
+                raise ValueError(f"warmup_start={self.warmup_start} needs warmup_steps > 0 (no warm-up to start)")
+            object.__setattr__(self, "warmup_start", float(self.warmup_start))
         if self.grad_clip is not None:
             validate.number("grad_clip", self.grad_clip, min_value=0, strict=True)
         if self.batch_size is not None:
@@ -103,6 +114,17 @@ class TrainConfig:
                               for s in self.checkpoint_steps}))
         object.__setattr__(self, "checkpoint_steps", steps)
         object.__setattr__(self, "device", validate.device("device", self.device))
+
+
+def lr_scale(cfg: TrainConfig, step: int) -> float:
+    """The factor on the learning rate at update `step` (0 = the first update): the warm-up of `TrainConfig`."""
+    W = cfg.warmup_steps
+    if not W:
+        return 1.0
+    if cfg.warmup_start is None:
+        return min(1.0, (step + 1) / W)
+    f = cfg.warmup_start
+    return min(1.0, f + (1.0 - f) * step / W)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -370,7 +392,8 @@ def _run_key(model, data, cfg, extra_losses, after_step, callbacks, masks, train
     return store_mod.config_key(
         model=type(model).__qualname__, model_config=model.config,
         init={n: p for n, p in model.state_dict().items()}, data=data.fingerprint(),
-        train={k: v for k, v in asdict(cfg).items() if k != "device"},
+        # warmup_start left out at its default (None), so that runs stored before it existed keep their keys
+        train={k: v for k, v in asdict(cfg).items() if k != "device" and not (k == "warmup_start" and v is None)},
         extra_losses=list(extra_losses), after_step=list(after_step), callbacks=list(callbacks),
         masks=masks or {}, trainable=list(trainable) if trainable is not None else None,
         extra=key_extra,
@@ -639,8 +662,7 @@ class _Loop:
             for p in params:
                 if p.grad is not None:
                     p.grad.mul_(scale.view(-1, *([1] * (p.dim() - 1))))
-        lr_scale = min(1.0, (step + 1) / cfg.warmup_steps) if cfg.warmup_steps else 1.0
-        self.opt.step(lr_scale)
+        self.opt.step(lr_scale(cfg, step))
         if self.masks:
             with torch.no_grad():
                 for p, mk in zip(params, self.pmasks):

@@ -163,3 +163,59 @@ def test_config_validation_messages():
     with pytest.raises(ValueError, match="members"):
         fit(_mlp(2), Data(torch.zeros(4, 2, dtype=torch.long), torch.zeros(4, dtype=torch.long),
                           [torch.arange(2)] * 3, [torch.arange(2, 4)] * 3), TrainConfig(steps=1), store=None)
+
+
+def test_warmup_schedule_values():
+    """lr factor at update 0, 1, ...: today's (step + 1) / W by default; f + (1 - f) step / W with warmup_start."""
+    from grokkit.train import lr_scale
+
+    W = 4
+    old = TrainConfig(warmup_steps=W)
+    assert [lr_scale(old, s) for s in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+    authors = TrainConfig(warmup_steps=W, warmup_start=0)
+    assert [lr_scale(authors, s) for s in range(6)] == [0.0, 0.25, 0.5, 0.75, 1.0, 1.0]
+    half = TrainConfig(warmup_steps=W, warmup_start=0.5)
+    assert [lr_scale(half, s) for s in range(6)] == [0.5, 0.625, 0.75, 0.875, 1.0, 1.0]
+    assert [lr_scale(TrainConfig(), s) for s in range(3)] == [1.0, 1.0, 1.0]
+    assert TrainConfig(warmup_steps=W, warmup_start=1).warmup_start == 1.0
+    for bad in (-0.1, 1.5, float("nan"), "x"):
+        with pytest.raises(ValueError, match="warmup_start"):
+            TrainConfig(warmup_steps=W, warmup_start=bad)
+    with pytest.raises(ValueError, match="warmup_steps > 0"):
+        TrainConfig(warmup_start=0.0)
+
+
+def test_warmup_start_zero_matches_torch_lambdalr(small):
+    """warmup_start=0 is the authors' AdamW + LambdaLR(lambda s: min(s / 10, 1)): the same parameters after 14
+    updates; the first update has lr 0 (AdamW's decay too), so one update leaves the parameters unchanged."""
+    task, split, data = small
+    x, y = data.X[split.train][None], task.y[split.train]
+    one, init = _mlp(seeds=[3]), _mlp(seeds=[3])
+    fit(one, data, TrainConfig(steps=1, lr=3e-3, warmup_steps=10, warmup_start=0, eval_every=1, device="cpu"),
+        store=None, progress=False)
+    for (n, a), (_, b) in zip(one.named_parameters(), init.named_parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=n)
+    model, ref = _mlp(seeds=[3]), _mlp(seeds=[3])
+    cfg = TrainConfig(steps=14, lr=3e-3, weight_decay=1.0, warmup_steps=10, warmup_start=0, eval_every=7,
+                      device="cpu")
+    fit(model, data, cfg, store=None, progress=False)
+    opt = torch.optim.AdamW(ref.parameters(), lr=3e-3, weight_decay=1.0, betas=(0.9, 0.98), eps=1e-8)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(s / 10, 1))
+    for _ in range(14):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(ref(x)[0], y).backward()
+        opt.step()
+        sched.step()
+    for (n, a), (_, b) in zip(model.named_parameters(), ref.named_parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=n)
+
+
+def test_warmup_start_default_keeps_run_keys(small):
+    """The default (None) leaves the run-store key as before the option existed; a value changes it."""
+    from grokkit.train import _run_key
+
+    task, split, data = small
+    key = lambda cfg: _run_key(_mlp(seeds=[0]), data, cfg, (), (), (), None, None, None)
+    base = TrainConfig(steps=5, warmup_steps=10)
+    assert key(base) == key(TrainConfig(steps=5, warmup_steps=10, warmup_start=None))
+    assert key(base) != key(TrainConfig(steps=5, warmup_steps=10, warmup_start=0.1))
