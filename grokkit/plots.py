@@ -391,11 +391,15 @@ def faceted_lines(df: pd.DataFrame, x: str, y: str, color: str, facet: str, *, l
 
 def med_vs_loss(curves: pd.DataFrame, title: str | None = None) -> go.Figure:
     """Notebook 04: test loss (log), MED and the accuracies of one member against step, side by side.
-    curves: one member's wide curves (step, test_loss, extra_med, train_acc, test_acc)."""
+    curves: one member's wide curves (step, test_loss, extra_med, train_acc, test_acc; extra_med_authors drawn
+    dashed beside MED when present)."""
     c = curves.sort_values("step")
     fig = make_subplots(rows=1, cols=3, subplot_titles=["test loss (log)", "MED", "test / train acc"])
     fig.add_trace(go.Scatter(x=c.step, y=c.test_loss, name="test loss", line=dict(color=COLORS["test"])), row=1, col=1)
     fig.add_trace(go.Scatter(x=c.step, y=c.extra_med, name="MED", line=dict(color="#2ca02c")), row=1, col=2)
+    if "extra_med_authors" in c and c.extra_med_authors.notna().any():  # the authors' MED (gaps 0..p-3)
+        fig.add_trace(go.Scatter(x=c.step, y=c.extra_med_authors, name="MED (authors)",
+                                 line=dict(color="#2ca02c", dash="dash")), row=1, col=2)
     for split in ("test", "train"):
         fig.add_trace(go.Scatter(x=c.step, y=c[f"{split}_acc"], name=f"{split} acc",
                                  line=dict(color=COLORS[split], dash="dot")), row=1, col=3)

@@ -24,6 +24,34 @@ def test_med_on_a_line_and_options():
         U.med(emb, reduce="max")
 
 
+def test_med_authors_on_a_circle():
+    """Points equally spaced on a circle (gap g = 2 r sin(pi / p)) with the last token moved off it: ours averages
+    the gaps 0..p-2 (the moved one included), the authors' the gaps 0..p-3 only; their rescalings are exact
+    multiples; with separate b ids the a block and the b block at the offset are averaged."""
+    p, r = 11, 2.0
+    ang = 2 * math.pi * torch.arange(p, dtype=torch.float64) / p
+    circle = r * torch.stack([ang.cos(), ang.sin()], 1)
+    g = 2 * r * math.sin(math.pi / p)
+    assert U.med(circle).item() == pytest.approx(g)
+    assert U.med_authors(circle, p).item() == pytest.approx(g)
+    moved = circle.clone()
+    moved[p - 1] = 3 * circle[p - 1]  # the last gap changes, no other
+    last = (moved[p - 1] - moved[p - 2]).norm().item()
+    assert U.med(moved).item() == pytest.approx(((p - 2) * g + last) / (p - 1))
+    assert U.med_authors(moved, p).item() == pytest.approx(g)
+    assert U.med_authors(moved, p, rescale="sum").item() == pytest.approx(2 * g)
+    assert U.med_authors(moved, p, rescale="length").item() == pytest.approx(2 * (p - 1) * g)
+    # separate b ids: a block = the circle, b block at offset 15 = a circle of radius 2r: 0.5 (g + 2g)
+    table = torch.zeros(15 + p + 1, 2, dtype=torch.float64)
+    table[:p], table[15:15 + p] = moved, 2 * circle
+    assert U.med_authors(table, p, offset=15).item() == pytest.approx(1.5 * g)
+    ens = torch.stack([moved, 2 * moved])
+    torch.testing.assert_close(U.med_authors(ens, p), torch.tensor([g, 2 * g], dtype=torch.float64))
+    for bad in (dict(rescale="max"), dict(offset=2)):
+        with pytest.raises(ValueError):
+            U.med_authors(moved, p, **bad)
+
+
 def test_spacing_cv_known_value():
     emb = torch.tensor([[0.0], [1.0], [4.0]])  # gaps 1, 3: mean 2, std 1
     assert U.spacing_cv(emb).item() == pytest.approx(0.5)
@@ -116,6 +144,9 @@ def test_total_squared_norm_and_med_callback():
     out = U.MEDCallback(p=7)(Ctx())
     torch.testing.assert_close(out["med"], U.med(m.W_E.detach(), 7).float())
     assert out["spacing_cv"].shape == (2,)
+    assert "med_authors" not in out
+    both = U.MEDCallback(p=7, authors_offset=0)(Ctx())
+    torch.testing.assert_close(both["med_authors"], U.med(m.W_E.detach(), 6).float())
     hid = U.MEDCallback(p=7, source="hidden", cv=False)(Ctx())
     torch.testing.assert_close(hid["med"], U.med(m.W_E.detach() + m.W_pos[:, :1].detach(), 7).float())
 

@@ -4,6 +4,10 @@ Shape names: E members, V vocabulary rows, D embedding width, p the modulus (tok
 
 - `med`: main embedding diff, MED = mean_i ||E[i+1] - E[i]||_2 over i = 0..p-2 (Definition 4.2);
   options: reduce "mean" | "sum", wrap=True adds the pair (p-1, 0).
+- `med_authors`: the authors' MED (`calculate_embedding_diff` in github.com/Qihuai27/Grokking-Insight): the mean of
+  the gaps 0..p-3 (the last gap p-2 -> p-1 is dropped) of the a-token block and of the b-token block (token ids
+  offset..offset+p-2; offset 0 with one shared vocabulary), combined as 0.5 (m_a + m_b) (transformer/base.py),
+  m_a + m_b (str.py) or (p - 1)(m_a + m_b) (rec.py): `rescale` "mean" | "sum" | "length".
 - `first_hidden`: the first hidden layer's representation of every token, for the MED variant used when
   the embedding is frozen (one-hot inputs): MED is then computed on these rows.
 - `spacing_cv`: coefficient of variation of the consecutive gaps ||E[i+1] - E[i]|| (0 = evenly spaced).
@@ -51,6 +55,23 @@ def med(emb, p: int | None = None, reduce: str = "mean", wrap: bool = False) -> 
     validate.choice("reduce", reduce, REDUCE)
     g = gaps(emb, p, wrap)
     return g.mean(-1) if reduce == "mean" else g.sum(-1)
+
+
+AUTHORS_RESCALE = ("mean", "sum", "length")
+
+
+def med_authors(emb, p: int, offset: int = 0, rescale: str = "mean") -> torch.Tensor:
+    """The authors' MED of token blocks [0, p-1) and [offset, offset+p-1): their gaps 0..p-3 averaged per block,
+    the two block means combined by `rescale` ("mean": 0.5 (m_a + m_b), "sum": m_a + m_b, "length":
+    (p - 1)(m_a + m_b)). With offset 0 and "mean" it is `med` over the gaps 0..p-3. (E,) or scalar."""
+    validate.choice("rescale", rescale, AUTHORS_RESCALE)
+    t, single = _as_ensemble(emb)
+    p = validate.integer("p", p, min_value=3, max_value=t.shape[1])
+    offset = validate.integer("offset", offset, min_value=0, max_value=t.shape[1] - (p - 1))
+    m_a = gaps(t[:, : p - 1]).mean(-1)
+    m_b = gaps(t[:, offset : offset + p - 1]).mean(-1)
+    out = {"mean": 0.5, "sum": 1.0, "length": float(p - 1)}[rescale] * (m_a + m_b)
+    return out[0] if single else out
 
 
 def spacing_cv(emb, p: int | None = None, wrap: bool = False) -> torch.Tensor:
@@ -122,17 +143,22 @@ def embedding_rows(model, p: int, source: str = "embedding") -> torch.Tensor:
 
 @dataclass(frozen=True)
 class MEDCallback:
-    """fit callback: logs extra/med (and extra/spacing_cv when cv) for every member."""
+    """fit callback: logs extra/med (and extra/spacing_cv when cv) for every member; with `authors_offset` (an
+    int: the b block's first token id, 0 for a shared vocabulary) also extra/med_authors (`med_authors`,
+    rescale "mean", on the embedding table)."""
 
     p: int
     reduce: str = "mean"
     wrap: bool = False
     source: str = "embedding"
     cv: bool = True
+    authors_offset: int | None = None
 
     def __call__(self, ctx):
         rows = embedding_rows(ctx.model, self.p, self.source).detach()
         out = {"med": med(rows, self.p, self.reduce, self.wrap).float()}
+        if self.authors_offset is not None:
+            out["med_authors"] = med_authors(ctx.model.W_E.detach(), self.p, self.authors_offset).float()
         if self.cv:
             out["spacing_cv"] = spacing_cv(rows, self.p, self.wrap).float()
         return out
