@@ -99,7 +99,7 @@ PARAMS = nb.Params("01_lottery_tickets",  # each knob: type, what is allowed, de
     P("weight_decay", float, "AdamW weight decay (dense run and tickets)", default=1.0, range=(0, None)),
     P("embedding", str, "operand tables (auto: separate ones for a-b, a/b)", default="auto", choices=EMBEDDINGS),
     P("steps", int, "dense-run step cap (ci None: 3000, 6000 for a-b, a/b..)", **BYOP, default=30000, **N),
-    P("n_seeds", int, "dense models, seeds seed.. (paper 5: not all grok in 30k)", ci=1, demo=1, paper=5, **N),
+    P("n_seeds", int, "dense models, seeds seed.. (paper 5: not all grok in 30k)", ci=1, demo=2, paper=5, **N),
     P("margin", int, "pruning time: dense t_gen plus this margin", ci=200, default=2000, range=(0, None)),
     P("ckpt_every", int, "checkpoint interval (pruning times, masks)", ci=50, default=500, **N),
     P("eval_every", int, "test evaluation interval", ci=10, default=50, **N),
