@@ -125,7 +125,8 @@ PARAMS = nb.Params("01_lottery_tickets",  # each knob: type, what is allowed, de
     P("tr_d_model", int, "Fig 2b: its d_model (paper 500; CPU profiles 128)", default=128, paper=500, **N),
     P("tr_pairs", str, "Fig 2b: its table (unordered is the paper's)", default="all", paper="unordered", choices=PAIRS),
     P("tr_lr", float, "Fig 2b: its learning rate", default=3e-3, paper=1e-3, range=(0, None), open="low"),
-    P("ops", list, "Fig 2c: other operations, e.g. sub,mul", default=[], paper=["mul", "x2y2"], choices=OPS),
+    P("ops", list, "Fig 2c: other operations (the paper: a-b, ab, a^2+b^2, a^2+ab+b^2)", default=[],
+      paper=["sub", "mul", "x2y2", "x2xyy2"], choices=OPS),
     P("extra_tasks", list, "Fig 2d/2e/10 tasks", default=[], paper=MLP_TASKS, choices=MLP_TASKS),
     P("extra_steps", int, "step cap of the Fig 2d/2e/10 tasks", default=3000, paper=50000, **N),
 )
@@ -1129,11 +1130,19 @@ def extra_transformer(S):
 
 
 def extra_ops(S):
-    tasks_ = [ModularTask(p=S.p, operation=o, pairs=S.pairs) for o in S.ops]
-    sp = random_split(tasks_[0], S.train_frac, seed=S.seed)
-    d_ops = Data(tasks_[0].inputs("pairs"), torch.stack([t.y for t in tasks_]), sp.train, sp.test, n_members=len(tasks_))
-    return dense_then_ticket(S, embed_cfg(S, *S.ops), d_ops, lr=S.lr, wd=S.weight_decay, steps=S.steps,
-                             members=len(tasks_), labels=[f"Fig 2c: {t.description}" for t in tasks_])
+    """Fig 2c: one ensemble per operand-table layout (embed_cfg: a shared table for commutative operations, the
+    paper's model; a separate b table for a-b, a/b), each label naming its model."""
+    rows, curves = [], []
+    for ops in ([o for o in S.ops if o in SYMMETRIC_OPS], [o for o in S.ops if o not in SYMMETRIC_OPS]):
+        if not ops:
+            continue
+        tasks_, cfg = [ModularTask(p=S.p, operation=o, pairs=S.pairs) for o in ops], embed_cfg(S, *ops)
+        sp = random_split(tasks_[0], S.train_frac, seed=S.seed)
+        d_ops = Data(tasks_[0].inputs("pairs"), torch.stack([t.y for t in tasks_]), sp.train, sp.test, n_members=len(ops))
+        r, c = dense_then_ticket(S, cfg, d_ops, lr=S.lr, wd=S.weight_decay, steps=S.steps, members=len(ops),
+                                 labels=[f"Fig 2c: {t.description} (MLP, {cfg.embedding} operand table)" for t in tasks_])
+        rows, curves = rows + r, curves + c
+    return rows, curves
 
 
 def extra_mlp_task(S, name):
