@@ -19,6 +19,11 @@
 # Scale: the paper trains the CNN for 100k epochs at lr 1e-4 and the MLP on p=113 for 1000 epochs. The `ci` and
 # `demo` profiles shrink the time scale (fewer epochs, a 30x larger Ising learning rate, smaller p for mod-add);
 # every claim below is measured at the scale that ran, and says so when it does not hold there.
+#
+# Shipped results: `-p source shipped` replays without training. `data/03_grokked_vs_learned/demo/` is a demo-profile
+# run; `data/03_grokked_vs_learned/paper/` holds the same demo-scale run, the largest that fitted on 2 CPU cores
+# (the paper's 100k Ising epochs and the 80-member p=113 sweep need a GPU): its claims table says "demo" in
+# every section's scale column.
 
 # %% tags=["parameters"]
 import os
