@@ -1,11 +1,11 @@
 """Uniformity diagnostics of final token embeddings, one row per ensemble member (notebook 04).
 
-`diagnostics(W_E, p)`: MED (ours: mean of the gaps 0..p-2, Definition 4.2), the authors' MED
-(`uniformity.med_authors`: their code averages the gaps 0..p-3, the last gap is dropped; with `offset` > 0, the
-authors' separate b-token ids, it is the mean of that over the a block and the b block at ids offset..), the gap
-coefficient of variation, the median normalised parallelogram residual ||E_i + E_j - E_m - E_n|| / mean gap over quadruples with i + j = m + n (mod p), and
-Liu et al.'s RQI (share of those residuals below `tol`). All quadruples for p <= `all_quads_up_to`, else
-`n_quads` random ones (seeded).
+`diagnostics(W_E, p)`: MED (ours: mean of the gaps 0..p-2, Definition 4.2), the authors' MED (`uniformity.med_authors`:
+their code averages the gaps 0..p-3, the last gap is dropped; with `offset` > 0, the authors' separate b-token ids, it
+is the mean of that over the a block and the b block at ids offset..), the gap coefficient of variation, the median
+normalised parallelogram residual ||E_i + E_j - E_m - E_n|| / mean gap over quadruples with i + j = m + n (mod p), and
+Liu et al.'s RQI (share of those residuals below `tol`). All quadruples for p <= `all_quads_up_to`, else `n_quads`
+random ones (seeded).
 """
 from __future__ import annotations
 
