@@ -583,14 +583,18 @@ def draw_ptime(R):
 
 def ptime_claims(R):
     df, cap = R.ptime, R.cap
-    early = df[df.frac_of_tgen.notna() & (df.frac_of_tgen < 0.5)].t_gen.tolist()
-    late = df[df.frac_of_tgen.notna() & (df.frac_of_tgen >= 1)].t_gen.tolist()
-    holds = censored.all_greater(early, cap, late, cap) if early and late else nb.NOT_AT_SCALE
+    grid = df[df.frac_of_tgen.notna()]
+    early, late = grid[grid.frac_of_tgen < 0.5], grid[grid.frac_of_tgen >= 1]
+    per_seed = [censored.all_greater(early[early.seed == sd].t_gen.tolist(), cap, late[late.seed == sd].t_gen.tolist(), cap)
+                for sd in sorted(set(early.seed) & set(late.seed))]  # each seed's early tickets vs its own t_prune one
+    holds = censored.majority(per_seed) if per_seed else nb.NOT_AT_SCALE
+    n_held = sum(d is True for d in per_seed)
     k9 = df[df.frac_of_tgen.isna()].iloc[0]
     slow = censored.greater(k9.t_gen, cap, R.ticket_t_gen, cap)
-    return [nb.claim("tickets pruned well before dense t_gen generalise later (Fig 4a)",
-                     "no full generalisation before ~25k", f"early t_gen {censored.summary(early, cap)}, at t_prune "
-                     f"{censored.summary(late, cap)}" if early and late else "no dense run generalised", holds),
+    return [nb.claim("tickets pruned well before dense t_gen generalise later (Fig 4a; per seed, majority)",
+                     "no full generalisation before ~25k", f"early t_gen {censored.summary(early.t_gen, cap)}, at t_prune "
+                     f"{censored.summary(late.t_gen, cap)}; {n_held} held / {len(per_seed)} seeds (undecided: both censored)"
+                     if per_seed else "no dense run generalised", holds),
             nb.claim("k=0.9 ticket fails or is slow (Fig 4b)", "does not generalise",
                      f"t_gen={censored.show(k9.t_gen, cap)} vs k={0.6} ticket {censored.show(R.ticket_t_gen, cap)}, "
                      f"final test acc {k9.final_test_acc:.3f}", slow if R.dense_grokked[0] else nb.NOT_AT_SCALE)]
@@ -873,7 +877,9 @@ graph.panel(S, draw=draw_graph)
 # (600 / 1000 / 1400 / 2000 steps after `theta_mem`) beside the paper's. [decided] ci: at p = 97 with 50% of the
 # pairs and lr 1e-2 there is no memorising checkpoint (test accuracy follows train: 0.84 at step 50, measured), so
 # ci uses 30% (theta_mem at step 80: train 1.00, test 0.33; the continuing dense run passes 0.9 by step ~240).
-# A `theta_mem` that is not memorising (train < 0.95 or test > 0.5) makes the claims "not at this scale".
+# Measured (demo, p = 67, the authors' settings, seeds 0-1): our `theta_mem` at step 1000 has already generalised
+# (test acc 1.00), so Table 1's premise, a memorised checkpoint, fails here; the first claim says so, and the
+# others are measured from that checkpoint as they are (not re-tuned to another step).
 
 # %%
 PAPER_TABLE1 = {"WD (dense continues)": [0.53, 0.95, 1.00, 1.00], "EP w/o WD (weights frozen)": [0.68, 0.80, 0.84, 0.92],
@@ -1004,24 +1010,25 @@ def draw_edge_popup(R):
 def edge_popup_claims(R):
     cells, cols = R.cells, [str(t) for t in R.report]
     by = {v: g.set_index("seed")[cols] for v, g in cells.groupby("variant")}
-    mem = R.theta_mem.set_index("seed").test_acc
-    gain = by["EP w/o WD (weights frozen)"][cols[-1]] - mem  # per seed: frozen-weight EP's final minus theta_mem
+    mem_test = R.theta_mem.set_index("seed").test_acc
+    gain = by["EP w/o WD (weights frozen)"][cols[-1]] - mem_test  # per seed: frozen-weight EP's final minus theta_mem
     lead = by["EP w/ WD"][cols[0]] - by["WD (dense continues)"][cols[0]]  # per seed: EP w/ WD ahead of WD at 600
     near = [abs(float(by[v][c].mean()) - pv) <= TABLE1_TOL for v, vals in PAPER_TABLE1.items() for c, pv in zip(cols, vals)]
-    mem_ok = bool((R.theta_mem.train_acc >= 0.95).all() and (R.theta_mem.test_acc <= 0.5).all())
     rng = lambda s: f"{s.median():.2f} [{s.min():.2f}, {s.max():.2f}]"  # noqa: E731
-    scale = nb.NOT_AT_SCALE if not mem_ok else None  # theta_mem must memorise and not yet generalise
-    return [nb.claim(f"edge-popup with frozen weights lifts theta_mem's test acc by > {EP_MIN_GAIN} (Table 1, EP w/o "
+    mem = R.theta_mem
+    n_mem = int(((mem.train_acc >= 0.95) & (mem.test_acc <= 0.5)).sum())  # memorised, not yet generalised
+    return [nb.claim(f"theta_mem (step {R.ep_start}) is a memorising checkpoint: train acc >= 0.95, test acc <= 0.5 "
+                     "(Table 1's premise; majority of seeds)", "memorised solutions (WD column: 0.53 600 steps later)",
+                     f"{n_mem}/{len(mem)} seeds; train / test acc {rng(mem.train_acc)} / {rng(mem.test_acc)}",
+                     bool(n_mem > len(mem) / 2)),
+            nb.claim(f"edge-popup with frozen weights lifts theta_mem's test acc by > {EP_MIN_GAIN} (Table 1, EP w/o "
                      "WD; median over seeds)", "0.68 / 0.80 / 0.84 / 0.92 from theta_mem",
-                     f"gain {rng(gain)}, {int((gain > EP_MIN_GAIN).sum())}/{len(gain)} seeds; theta_mem train / test "
-                     f"acc {rng(R.theta_mem.train_acc)} / {rng(R.theta_mem.test_acc)}",
-                     scale or bool(gain.median() > EP_MIN_GAIN)),
+                     f"gain {rng(gain)}, {int((gain > EP_MIN_GAIN).sum())}/{len(gain)} seeds", bool(gain.median() > EP_MIN_GAIN)),
             nb.claim(f"EP w/ WD is ahead of WD alone {cols[0]} steps after theta_mem, by > {EP_MIN_GAIN} (median over "
                      "seeds)", "0.82 vs 0.53", f"lead {rng(lead)}, {int((lead > EP_MIN_GAIN).sum())}/{len(lead)} seeds",
-                     scale or bool(lead.median() > EP_MIN_GAIN)),
+                     bool(lead.median() > EP_MIN_GAIN)),
             nb.claim(f"Table 1 like for like: mean test acc within {TABLE1_TOL} of the paper in every cell (3 variants x "
-                     "4 columns)", "Table 1", f"{sum(near)}/{len(near)} cells within {TABLE1_TOL}",
-                     scale or all(near))]
+                     "4 columns)", "Table 1", f"{sum(near)}/{len(near)} cells within {TABLE1_TOL}", all(near))]
 
 
 fig = draw_edge_popup(R_ep)
