@@ -17,6 +17,10 @@
 # (nonlinear operation + DNN baseline) · `depth` (1 vs 2 layers) · `toeplitz` (Toeplitz embedding init) ·
 # `d_model_sweep` (paper profile) · `shapes` (ResNet-18 shape sums). Each has a control panel at the end.
 #
+# Shipped results: `data/04_uniformity/demo/` is a demo-profile run (2 CPU cores, 2689 s); `data/04_uniformity/paper/`
+# holds the same demo-scale run, labelled "demo" in every section's scale column (Table 1 at p = 97 with 11 rows x
+# 3 seeds x 30k steps needs a GPU).
+#
 # Every run goes through `grokkit.train.fit` and the run store; the whole SQUARE/STRIP sweep is **one**
 # ensemble whose members have their own train/test rows. The ci profile shrinks the problem (smaller p,
 # narrower transformer, higher learning rate, larger train fraction) so that it runs on 2 CPU cores.
