@@ -246,13 +246,18 @@ DENSE_KEYS = ("p", "operation", "pairs", "train_frac", "lr", "weight_decay", "em
               "margin", "ckpt_every", "eval_every", "seed", "device")
 
 
+def main_task(S, train_frac):
+    """The main task a∘b mod p (S.pairs), its Data split at `train_frac` (split seed S.seed), the dense model config."""
+    task = ModularTask(p=S.p, operation=S.operation, pairs=S.pairs)
+    split = random_split(task, train_frac, seed=S.seed)
+    return task, Data(task.inputs("pairs"), task.y, split.train, split.test), embed_cfg(S, S.operation)
+
+
 def dense_ctx(S):
     """The dense ensemble (one member per seed) and each member's pruning time, shared by the sections."""
     def make():
-        task = ModularTask(p=S.p, operation=S.operation, pairs=S.pairs)
-        split = random_split(task, S.train_frac, seed=S.seed)
-        data = Data(task.inputs("pairs"), task.y, split.train, split.test)
-        seeds, cfg = [S.seed + i for i in range(S.n_seeds)], embed_cfg(S, S.operation)
+        task, data, cfg = main_task(S, S.train_frac)
+        seeds = [S.seed + i for i in range(S.n_seeds)]
         model = build(cfg, n_members=len(seeds), seeds=list(seeds))
         ckpts = range(0, S.steps + 1, S.ckpt_every)
         run = fit(model, data, train_cfg(S, S.steps, patience=S.margin + S.ckpt_every, ckpts=ckpts), progress=False,
@@ -335,7 +340,7 @@ def sweep_ctx(S):
         members = [dict(m=m, k=r, mask=ticket_mask(D.run, m, r, D.t_prune[m])) for m in ticket_seeds(D)
                    for r in rates]
         run = retrain(S, D, members, S.ticket_steps, ckpts=range(0, S.ticket_steps + 1, S.ckpt_every))
-        return SimpleNamespace(run=run, df=ticket_rows(D, members, run, S.ticket_steps))
+        return SimpleNamespace(run=run, members=members, df=ticket_rows(D, members, run, S.ticket_steps))
     return memo("sweep", S, DENSE_KEYS + ("prune_rates", "ticket_steps"), make)
 
 
@@ -488,8 +493,7 @@ sweep.panel(S, draw=draw_sweep, claims=sweep_claims)
 @nb.section("retrain_wd", knobs=["retrain_wd", "prune_rates", "ticket_steps"], uses=[*MAIN, "retrain_wd"])
 def retrain_wd(S) -> nb.Result:
     D, W = dense_ctx(S), sweep_ctx(S)
-    members = [dict(m=m, k=r, mask=ticket_mask(D.run, m, r, D.t_prune[m])) for m in ticket_seeds(D)
-               for r in S.prune_rates if r > 0]
+    members = W.members  # the sweep's tickets: same masks, same theta_0
     run = retrain(S, D, members, S.ticket_steps, wd=S.retrain_wd)
     both = pd.concat([W.df[W.df.k > 0].assign(retrain_wd=S.weight_decay),
                       ticket_rows(D, members, run, S.ticket_steps, dense=False).assign(retrain_wd=S.retrain_wd)])
@@ -891,10 +895,8 @@ EP_MIN_GAIN = 0.1  # [decided] a claimed improvement must exceed this (test accu
 def ep_mem_ctx(S):
     """theta_mem's dense runs (one member per seed), trained ep_start + ep_steps steps (WD = their continuation)."""
     def make():
-        task = ModularTask(p=S.p, operation=S.operation, pairs=S.pairs)
-        split = random_split(task, S.ep_train_frac, seed=S.seed)
-        data = Data(task.inputs("pairs"), task.y, split.train, split.test)
-        seeds, cfg = [S.seed + i for i in range(S.ep_seeds)], embed_cfg(S, S.operation)
+        _, data, cfg = main_task(S, S.ep_train_frac)
+        seeds = [S.seed + i for i in range(S.ep_seeds)]
         tc = TrainConfig(steps=S.ep_start + S.ep_steps, lr=S.ep_lr, weight_decay=S.weight_decay,
                          eval_every=S.eval_every, checkpoint_steps=(S.ep_start,), device=S.device)
         run = fit(build(cfg, n_members=len(seeds), seeds=seeds), data, tc, progress=False, desc="theta_mem")
