@@ -43,7 +43,8 @@ class TrainConfig:
 
     lr, weight_decay: a number, or one value per ensemble member.
     optimizer: "adamw" (decoupled weight decay), "adam" (coupled L2: wd * theta added to the gradient),
-        "sgd" (plain gradient descent, coupled L2).
+        "sgd" (gradient descent, coupled L2; with heavy-ball `momentum` as torch.optim.SGD).
+    momentum: SGD momentum (torch.optim.SGD's: buf = momentum * buf + g, theta -= lr * buf); "sgd" only.
     batch_size: None = full batch; otherwise per-member minibatches (one epoch = a pass over the
         member's own training rows, reshuffled per epoch from data_seed + member).
     loss: "ce" (cross-entropy) or "mse" (to one-hot for class labels, to the target for regression).
@@ -65,6 +66,7 @@ class TrainConfig:
     weight_decay: float | tuple[float, ...] = 1.0
     optimizer: str = "adamw"
     betas: tuple[float, float] = (0.9, 0.98)
+    momentum: float = 0.0
     eps: float = 1e-8
     warmup_steps: int = 0
     warmup_start: float | None = None
@@ -96,6 +98,10 @@ class TrainConfig:
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             raise ValueError(f"betas={self.betas} must be two numbers in [0, 1)")
         object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
+        validate.fraction("momentum", self.momentum, closed_low=True)
+        if self.momentum and self.optimizer != "sgd":
+            raise ValueError(f"momentum={self.momentum} is SGD's: optimizer={self.optimizer!r} has betas instead")
+        object.__setattr__(self, "momentum", float(self.momentum))
         validate.integer("warmup_steps", self.warmup_steps, min_value=0)
         if self.warmup_start is not None:
             validate.fraction("warmup_start", self.warmup_start, closed_low=True, closed_high=True)
@@ -142,6 +148,7 @@ class EnsembleAdam:
         self.params = params
         self.kind = cfg.optimizer
         self.b1, self.b2 = cfg.betas
+        self.momentum = cfg.momentum
         self.eps = cfg.eps
         self.t = 0
         dev = params[0].device
@@ -167,6 +174,9 @@ class EnsembleAdam:
             if self.kind != "adamw":
                 g = g + p * wd
             if self.kind == "sgd":
+                if self.momentum:  # torch.optim.SGD: the buffer starts at the first gradient (m = 0 * mu + g)
+                    m.mul_(self.momentum).add_(g)
+                    g = m
                 p.sub_(g * lr)
                 continue
             p.mul_(1 - lr * wd)
@@ -192,7 +202,7 @@ class SharedOptimizer:
         self.lr = lr
         kw = dict(lr=lr, weight_decay=wd)
         if cfg.optimizer == "sgd":
-            cls, extra = torch.optim.SGD, {}
+            cls, extra = torch.optim.SGD, dict(momentum=cfg.momentum)
         else:
             cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
             extra = dict(betas=cfg.betas, eps=cfg.eps)
@@ -392,8 +402,9 @@ def _run_key(model, data, cfg, extra_losses, after_step, callbacks, masks, train
     return store_mod.config_key(
         model=type(model).__qualname__, model_config=model.config,
         init={n: p for n, p in model.state_dict().items()}, data=data.fingerprint(),
-        # warmup_start left out at its default (None), so that runs stored before it existed keep their keys
-        train={k: v for k, v in asdict(cfg).items() if k != "device" and not (k == "warmup_start" and v is None)},
+        # warmup_start and momentum left out at their defaults, so that runs stored before they existed keep their keys
+        train={k: v for k, v in asdict(cfg).items() if k != "device" and not (k == "warmup_start" and v is None)
+               and not (k == "momentum" and v == 0.0)},
         extra_losses=list(extra_losses), after_step=list(after_step), callbacks=list(callbacks),
         masks=masks or {}, trainable=list(trainable) if trainable is not None else None,
         extra=key_extra,

@@ -41,6 +41,53 @@ def test_single_model_matches_torch_optimizer(small, optimizer, torch_cls, wd):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=n)
 
 
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_sgd_matches_torch_sgd_shared_and_per_member(small, momentum):
+    """SGD (coupled L2, heavy-ball momentum as torch.optim.SGD): the shared-optimizer path (one lr / wd) and the
+    per-member path (two members with different weight decays) both match torch's SGD run on each member alone."""
+    task, split, data = small
+    x, y = data.X[split.train][None], task.y[split.train]
+
+    def reference(seed, wd):
+        ref = _mlp(seeds=[seed])
+        opt = torch.optim.SGD(ref.parameters(), lr=5e-2, momentum=momentum, weight_decay=wd)
+        for _ in range(25):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(ref(x)[0], y).backward()
+            opt.step()
+        return ref
+
+    shared = TrainConfig(steps=25, lr=5e-2, weight_decay=0.5, optimizer="sgd", momentum=momentum, eval_every=5)
+    model = _mlp(seeds=[5])
+    fit(model, data, shared, store=None, progress=False)
+    for (n, a), (_, b) in zip(model.named_parameters(), reference(5, 0.5).named_parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=n)
+    per = TrainConfig(steps=25, lr=5e-2, weight_decay=(0.5, 0.1), optimizer="sgd", momentum=momentum, eval_every=5)
+    ens = fit(_mlp(2, seeds=[5, 6]), data, per, store=None, progress=False)
+    for m, (seed, wd) in enumerate(((5, 0.5), (6, 0.1))):
+        for n, b in reference(seed, wd).named_parameters():
+            torch.testing.assert_close(ens.final_state[n][m : m + 1], b.detach(), rtol=1e-5, atol=1e-6, msg=n)
+
+
+def test_momentum_is_validated_and_keeps_old_keys(small):
+    with pytest.raises(ValueError, match="momentum"):
+        TrainConfig(optimizer="adamw", momentum=0.9)
+    with pytest.raises(ValueError, match="momentum"):
+        TrainConfig(optimizer="sgd", momentum=1.5)
+    import grokkit.train as T
+    seen = []
+    key = lambda **kw: seen.append(kw["train"]) or "k"
+    model, data = _mlp(), small[2]
+    for cfg in (TrainConfig(optimizer="sgd"), TrainConfig(optimizer="sgd", momentum=0.9)):
+        T.store_mod.config_key, orig = key, T.store_mod.config_key
+        try:
+            T._run_key(model, data, cfg, [], [], [], None, None, None)
+        finally:
+            T.store_mod.config_key = orig
+    assert "momentum" not in seen[0], "momentum 0 (the default) stays out of the run-store key"
+    assert seen[1]["momentum"] == 0.9
+
+
 def test_ensemble_member_equals_run_alone(small):
     """Per-member seed, lr, weight decay and training subset; short horizon (chaos grows with steps)."""
     task, split, data = small
