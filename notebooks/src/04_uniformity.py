@@ -851,7 +851,7 @@ section_claims(toeplitz_claims(R6), R6)
 @nb.section("d_model_sweep", knobs=["d_model_sweep"],
             uses=["p", "operation", "split", "k", "keep_block", "train_frac", "lr", "warmup", "steps", "n_seeds",
                   "seed", "d_model_sweep"])
-def d_model_sweep(S) -> nb.Result:
+def d_model_sweep_section(S) -> nb.Result:  # not `d_model_sweep`: that is the parameter (the settings cell)
     rows = []
     for dm in S.d_model_sweep:
         _, data = baseline_data(S)
@@ -869,7 +869,7 @@ def d_model_sweep(S) -> nb.Result:
     return nb.Result(dm=pd.DataFrame(rows, columns=cols).astype(float))
 
 
-R7 = d_model_sweep(S)
+R7 = d_model_sweep_section(S)
 print(R7.dm.round(3).to_string(index=False) if len(R7.dm) else "d_model sweep skipped in this profile")
 
 
@@ -1014,5 +1014,5 @@ for sec, draw, make in ((table1, draw_table1, table1_claims), (med, draw_med, me
                         (other_ops, draw_med_ops, med_ops_claims),
                         (coverage, draw_coverage, coverage_claims), (nonlinear, draw_nonlinear, nonlinear_claims),
                         (depth, draw_depth, depth_claims), (toeplitz, draw_toeplitz, toeplitz_claims),
-                        (d_model_sweep, None, d_model_claims), (shapes, draw_shapes, shapes_claims)):
+                        (d_model_sweep_section, None, d_model_claims), (shapes, draw_shapes, shapes_claims)):
     display(sec.panel(S, draw=draw, claims=make))

@@ -549,10 +549,15 @@ def draw_qk(R):
                                         f"(chance {R.chance:.3f})", height=300)
 
 
+def untrained(name, paper, switch, what="it"):
+    """The claims row of a section the profile skips: `switch` names the setting that skipped it."""
+    return [nb.claim(name, paper, f"not trained ({switch}: the ci default; demo / paper train {what})", nb.NOT_AT_SCALE)]
+
+
 def qk_claims(R):
     if not len(R.table):
-        return [nb.claim("the qk-L2 control (App. G.3): adversarial at chance, oracle at 100%", "as the norm-matched "
-                         "row", "not trained (qk_penalty=0: the ci default; demo / paper train it)", nb.NOT_AT_SCALE)]
+        return untrained("the qk-L2 control (App. G.3): adversarial at chance, oracle at 100%", "as the norm-matched row",
+                         "qk_penalty=0")
     acc = R.table.set_index(["row", "prior"]).final_test_acc
     rows = []
     for row in QK_ROWS.values():
@@ -942,8 +947,7 @@ def frozen_claims(R):
     T, cap = R.table, R.cap
     name = "frozen oracle attention: the MLP alone groks quickly (median over seeds faster than the baseline)"
     if not len(T):
-        return [nb.claim(name, "generalises quickly (Fig 11a)", "not trained (frozen_attention=False: the ci "
-                         "default; demo / paper train it)", nb.NOT_AT_SCALE)]
+        return untrained(name, "generalises quickly (Fig 11a)", "frozen_attention=False")
     med_f, med_b = censored.median(T.frozen), censored.median(T.baseline)
     return [nb.claim(name, "generalises quickly (Fig 11a)", f"t_frozen {censored.summary(T.frozen, cap)}, "
                      f"t_baseline {censored.summary(T.baseline, cap)}, t_bayes {censored.summary(T.bayes, cap)}",
@@ -1022,9 +1026,8 @@ def draw_ablation(R):
 def ablation_claims(R):
     T, cap = R.table, R.cap
     if T.variant.nunique() < 2:
-        return [nb.claim("Fig 9: more heads / wider models", "4 heads route through aggregate mass; wider learns "
-                         "the structure faster", "not trained (ablation_heads=[] and ablation_d_model=[]: the ci "
-                         "default; demo / paper train 4 heads and d_model 128)", nb.NOT_AT_SCALE)]
+        return untrained("Fig 9: more heads / wider models", "4 heads route through aggregate mass; wider learns the "
+                         "structure faster", "ablation_heads=[] and ablation_d_model=[]", "4 heads and d_model 128")
     ref = T[(T.heads == 1) & (T.d_model == 64)]
     rows = []
     for v, g in T[~T.index.isin(ref.index)].groupby("variant", sort=False):
@@ -1107,8 +1110,7 @@ def routing_claims(R):
     T, cap = R.table, R.cap
     name = "positions random per row: the sequence-dependent oracle KL groks in fewer steps than no prior (median)"
     if not len(T):
-        return [nb.claim(name, "restores the structural bypass (Fig 8)", "not trained (dynamic_routing=False: the ci "
-                         "default; demo / paper train it)", nb.NOT_AT_SCALE)]
+        return untrained(name, "restores the structural bypass (Fig 8)", "dynamic_routing=False")
     med_b, med_k = censored.median(T.baseline), censored.median(T.bayes)
     return [nb.claim(name, "restores the structural bypass (Fig 8)", f"t_KL {censored.summary(T.bayes, cap)}, "
                      f"t_no_prior {censored.summary(T.baseline, cap)}; final test acc KL {T.bayes_acc.median():.3f}, "
