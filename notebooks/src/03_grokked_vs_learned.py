@@ -51,6 +51,7 @@ ising_wd = None  # Ising coupled L2 (Adam)
 train_frac = None  # mod-add share of the p^2 pairs used for training
 control_batch = None  # batch size of the batch-size control
 control_seeds = None  # seeds per alpha of the two controls
+control_batch_epochs = None  # epochs of the batch-size control
 high_wd_factor = None  # weight-decay multiplier of the extreme-compression control
 ckpt_every = None  # mod-add checkpoint spacing (epochs)
 ckpt_until = None  # last mod-add checkpoint epoch
@@ -101,6 +102,8 @@ PARAMS = nb.Params(
     P("ising_wd", float, "Ising coupled L2 (Adam)", default=0.1, range=(0, None)),
     P("train_frac", float, "mod-add share of the p^2 pairs used for training", default=0.7, range=(0, 1), open="both"),
     P("control_batch", int, "batch size of the batch-size control", default=200, **GE1),
+    P("control_batch_epochs", int, "epochs of the batch-size control (batch 200: ~3x fewer steps per epoch)", ci=80,
+      demo=300, paper=1000, widget=(10, 1000, 10), **GE1),
     P("control_seeds", int, "seeds per alpha of the batch / weight-decay controls", ci=1, demo=3, paper=5, range=(1, 20)),
     P("high_wd_factor", float, "weight-decay multiplier of the extreme-compression control", default=10.0, **POS),
     P("ckpt_every", int, "mod-add checkpoint spacing (epochs)", default=10, **GE1),
@@ -771,20 +774,22 @@ display(pruning.panel(S, draw=draw_pruning, claims=pruning_claims))
 # The same alpha grid trained (a) with batch 200 and (b) with weight decay x10. Paper: (a) the C-vs-loss line
 # disappears; (b) at low alpha the share of weights needed for 95% of the unpruned accuracy falls from ~32% to
 # ~5%. The controls train for `control_epochs` (the steady-learning alphas converge within a few dozen epochs;
-# the main sweep runs longer so that alpha = 10 can grok), with `control_seeds` seeds per alpha (ci 1, demo 3, paper
+# the main sweep runs longer so that alpha = 10 can grok), the batch-200 one for `control_batch_epochs` (measured at
+# demo, 100 epochs = 1,300 steps of batch 200: test acc 0.56-0.79 at alpha <= 0.2, not converged, so no member
+# counted as steady and the claim could not be decided), with `control_seeds` seeds per alpha (ci 1, demo 3, paper
 # 5): (a) pools every seed's steady-learning members into one fit; (b) takes each seed's most compressible alpha and
 # reports the median over seeds and how many seeds reach 10%.
 
 # %%
-CTRL_KNOBS = ["control_epochs", "control_batch", "high_wd_factor", "control_seeds"]
+CTRL_KNOBS = ["control_epochs", "control_batch", "control_batch_epochs", "high_wd_factor", "control_seeds"]
 
 
 @nb.section("controls", knobs=[*CTRL_KNOBS, "alphas"], uses=[*MOD_USES, *CTRL_KNOBS, "prune_points"])
 def controls(S) -> nb.Result:
     fracs, n = np.linspace(0, 1, S.prune_points), S.control_seeds
     settings = {f"batch {S.batch_size} (main)": main_modadd(S),
-                f"batch {S.control_batch}": train_modadd(S, S.alphas, S.control_epochs, S.control_batch, None, n,
-                                                         ckpt=False),
+                f"batch {S.control_batch}": train_modadd(S, S.alphas, S.control_batch_epochs, S.control_batch, None,
+                                                         n, ckpt=False),
                 f"wd x{S.high_wd_factor:g}": train_modadd(S, S.alphas, S.control_epochs, S.batch_size,
                                                           S.weight_decay * S.high_wd_factor, n, ckpt=False)}
     table = pd.concat([pruned(res, fracs)[0].assign(setting=name) for name, res in settings.items()], ignore_index=True)
@@ -807,10 +812,14 @@ def controls_claims(R):
     main = t[t.setting.str.endswith("(main)") & (t.final_test_acc >= 0.9)]
     best_hw = hw.groupby("seed").kept_95.min()  # per seed: the most compressible alpha's kept share
     kept_hw = float(best_hw.median()) if len(best_hw) else float("nan")
+    _, fit_main = steady_fit(t[t.setting.str.endswith("(main)")])  # the regime that batch 200 should remove
+    has_regime = fit_main["n"] >= 3 and fit_main["r2"] >= 0.8
     return [
-        nb.claim("batch 200 removes the compressive regime (all seeds pooled)", "no C-loss line",
-                 f"slope {fit_big['slope']:.3g}, R^2 {fit_big['r2']:.3f}, n={fit_big['n']} "
-                 f"({big.seed.nunique()} seeds)", bool(not (fit_big["r2"] >= 0.8)) if fit_big["n"] >= 3 else NAS),
+        nb.claim("batch 200 removes the compressive regime that the main batch shows (all seeds pooled; decided "
+                 "only where the main run has it: R^2 >= 0.8)", "no C-loss line",
+                 f"slope {fit_big['slope']:.3g}, R^2 {fit_big['r2']:.3f}, n={fit_big['n']} ({big.seed.nunique()} "
+                 f"seeds); main batch R^2 {fit_main['r2']:.3f}, n={fit_main['n']}",
+                 bool(not (fit_big["r2"] >= 0.8)) if fit_big["n"] >= 3 and has_regime else NAS),
         nb.claim("10x weight decay + low alpha: ~5% of weights keep 95% accuracy (per seed the best alpha; median "
                  "over seeds)", "32% -> 5%", f"main best {main.kept_95.min():.1%} -> {R.high_wd} best "
                  f"{kept_hw:.1%} [{best_hw.min():.1%}, {best_hw.max():.1%}] ({int((best_hw <= 0.1).sum())}/"

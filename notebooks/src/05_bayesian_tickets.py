@@ -1139,7 +1139,10 @@ routing.panel(S, draw=draw_routing, claims=routing_claims)
 # AdamW's decay takes an untrained row to ~0, 0.99^1500 of its init at ci / demo); **copied**: the query keeps its
 # row and each new distractor position copies a trained distractor row (cycling through them), so that every
 # position looks like one seen in training and only the number of distractors is new. Under "zero" the query
-# itself is out of distribution; "copied" separates the number of distractors from untrained position rows. The paper: "the KL-trained
+# itself is out of distribution; "copied" separates the number of distractors from untrained position rows.
+# Measured (demo, whose stage 1 is ci's; T = 9 vs 5, median over seeds): KL / baseline test acc 0.177 / 0.118 with
+# the query's row kept, 0.137 / 0.123 on a zero row, and 0.960 / 0.915, their T = 5 accuracies, with copied rows.
+# Four more distractors cost nothing when their positions look trained: the collapse is the untrained rows. The paper: "the KL-trained
 # model preserves substantially better accuracy than the baseline, though extrapolation to the longest contexts
 # remains a robustness result rather than a perfect-generalization claim".
 
