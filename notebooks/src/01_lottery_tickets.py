@@ -900,7 +900,8 @@ graph.panel(S, draw=draw_graph)
 # / 0.99 / 1.00, EP w/ WD 0.93 / 0.97 / 1.00 / 1.00 (both near the paper but for WD at 600: 0.86 vs 0.53), while
 # frozen-weight edge-popup stays at 0.26 in every column (the paper 0.68-0.92). Not the cause (measured, same seeds):
 # AdamW weight decay 1 on the scores, as the repo's frozen-weight command passes `-w 1`, gives 0.23 / 0.13 / 0.57 at
-# step 2000 against 0.20 / 0.08 / 0.51 without. [decided] ci: at p = 97 with 50% of
+# step 2000 against 0.20 / 0.08 / 0.51 without; nor the repo's wider embedding init (kaiming normal, sqrt(2) x ours)
+# of `theta_mem`: 0.18 / 0.13 / 0.50. [decided] ci: at p = 97 with 50% of
 # the pairs and lr 1e-2 there is no memorising checkpoint (test accuracy follows train: 0.84 at step 50, measured),
 # so ci keeps `ep_mem_lr` = `ep_lr` = 1e-2 and uses 30% (theta_mem at step 80: train 1.00, test 0.33).
 
