@@ -397,14 +397,17 @@ def _apply_masks(model: EnsembleModule, masks, device):
     return masks
 
 
+# TrainConfig fields added after runs were stored: left out of the key at these defaults, so those runs keep their keys
+KEY_DEFAULTS_LEFT_OUT = {"warmup_start": None, "momentum": 0.0}
+
+
 def _run_key(model, data, cfg, extra_losses, after_step, callbacks, masks, trainable, key_extra) -> str:
     """Phase 3: the run-store key: everything that determines the run (not the device)."""
     return store_mod.config_key(
         model=type(model).__qualname__, model_config=model.config,
         init={n: p for n, p in model.state_dict().items()}, data=data.fingerprint(),
-        # warmup_start and momentum left out at their defaults, so that runs stored before they existed keep their keys
-        train={k: v for k, v in asdict(cfg).items() if k != "device" and not (k == "warmup_start" and v is None)
-               and not (k == "momentum" and v == 0.0)},
+        train={k: v for k, v in asdict(cfg).items()
+               if k != "device" and not (k in KEY_DEFAULTS_LEFT_OUT and v == KEY_DEFAULTS_LEFT_OUT[k])},
         extra_losses=list(extra_losses), after_step=list(after_step), callbacks=list(callbacks),
         masks=masks or {}, trainable=list(trainable) if trainable is not None else None,
         extra=key_extra,

@@ -9,6 +9,7 @@ from grokkit.models import (
     OneHotMLPConfig,
     TransformerConfig,
     build,
+    from_state,
 )
 
 
@@ -128,3 +129,15 @@ def test_cross_entropy_rows_matches_torch_in_value_and_gradient():
         gb, = torch.autograd.grad((b * w).sum(), logits)
         torch.testing.assert_close(a, b)
         torch.testing.assert_close(ga, gb)
+
+
+def test_from_state_rebuilds_the_same_ensemble():
+    cfg = TransformerConfig(d_vocab=8, n_ctx=3, d_vocab_out=7, d_model=16, n_heads=2, d_mlp=32)
+    model = build(cfg, n_members=3, seeds=[4, 5, 6])
+    copy = from_state(cfg, model.state_dict())
+    assert copy.n_members == 3 and copy is not model
+    x = torch.randint(0, 8, (3, 5, 3))
+    torch.testing.assert_close(copy(x), model(x), rtol=0, atol=0)
+    with torch.no_grad():  # a copy, not a view of the state it came from
+        next(copy.parameters()).add_(1.0)
+    assert not torch.equal(next(copy.parameters()), next(model.parameters()))

@@ -69,21 +69,17 @@ def test_sgd_matches_torch_sgd_shared_and_per_member(small, momentum):
             torch.testing.assert_close(ens.final_state[n][m : m + 1], b.detach(), rtol=1e-5, atol=1e-6, msg=n)
 
 
-def test_momentum_is_validated_and_keeps_old_keys(small):
+def test_momentum_is_validated_and_keeps_old_keys(small, monkeypatch):
     with pytest.raises(ValueError, match="momentum"):
         TrainConfig(optimizer="adamw", momentum=0.9)
     with pytest.raises(ValueError, match="momentum"):
         TrainConfig(optimizer="sgd", momentum=1.5)
     import grokkit.train as T
     seen = []
-    key = lambda **kw: seen.append(kw["train"]) or "k"
+    monkeypatch.setattr(T.store_mod, "config_key", lambda **kw: seen.append(kw["train"]) or "k")
     model, data = _mlp(), small[2]
     for cfg in (TrainConfig(optimizer="sgd"), TrainConfig(optimizer="sgd", momentum=0.9)):
-        T.store_mod.config_key, orig = key, T.store_mod.config_key
-        try:
-            T._run_key(model, data, cfg, [], [], [], None, None, None)
-        finally:
-            T.store_mod.config_key = orig
+        T._run_key(model, data, cfg, [], [], [], None, None, None)
     assert "momentum" not in seen[0], "momentum 0 (the default) stays out of the run-store key"
     assert seen[1]["momentum"] == 0.9
 

@@ -27,7 +27,15 @@ def build(config, n_members: int = 1, seeds=0, init_scale=1.0, device="cpu") -> 
     return model.to(device)
 
 
+def from_state(config, state, device="cpu") -> EnsembleModule:
+    """The ensemble of `config` holding the parameters `state` (e.g. a run's checkpoint or final_state); the number
+    of members is the state's leading dimension."""
+    model = build(config, n_members=next(iter(state.values())).shape[0], device=device)
+    model.load_state_dict({k: v.to(device) for k, v in state.items()})
+    return model
+
+
 __all__ = [
     "EnsembleModule", "gather_rows", "MLP", "MLPConfig", "EmbedMLP", "EmbedMLPConfig", "OneHotMLP",
-    "OneHotMLPConfig", "Transformer", "TransformerConfig", "build", "register",
+    "OneHotMLPConfig", "Transformer", "TransformerConfig", "build", "from_state", "register",
 ]

@@ -149,7 +149,7 @@ from grokkit import plots, prune
 from grokkit.data import Data
 from grokkit.metrics import censored, fourier, structure
 from grokkit.metrics import tickets as tk
-from grokkit.models import EmbedMLPConfig, MLPConfig, TransformerConfig, build
+from grokkit.models import EmbedMLPConfig, MLPConfig, TransformerConfig, build, from_state
 from grokkit.models.edgepopup import EdgePopup, EdgePopupConfig, masks_from_state
 from grokkit.tasks import ModularTask, random_split
 from grokkit.tasks.digits import load_digits_table, train_test_indices
@@ -921,10 +921,9 @@ def ep_mem_ctx(S):
         tc = TrainConfig(steps=S.ep_start, lr=S.ep_mem_lr, weight_decay=S.weight_decay, eval_every=S.eval_every,
                          checkpoint_steps=(S.ep_start,), device=S.device)
         run = fit(build(cfg, n_members=len(seeds), seeds=seeds), data, tc, progress=False, desc="theta_mem")
-        dense = build(cfg, n_members=len(seeds), seeds=seeds)
-        dense.load_state_dict({k: v.clone() for k, v in run.checkpoints[S.ep_start].items()})
-        wd_run = fit(dense, data, TrainConfig(steps=S.ep_steps, lr=S.ep_lr, weight_decay=S.weight_decay,
-                                              eval_every=S.eval_every, device=S.device), progress=False, desc="WD")
+        wd_run = fit(from_state(cfg, run.checkpoints[S.ep_start]), data, TrainConfig(
+            steps=S.ep_steps, lr=S.ep_lr, weight_decay=S.weight_decay, eval_every=S.eval_every, device=S.device),
+            progress=False, desc="WD")
         alt = None if S.ep_mem_lr == S.ep_lr else fit(  # the premise at the variants' lr: theta_mem's run at ep_lr
             build(cfg, n_members=len(seeds), seeds=seeds), data, dataclasses.replace(tc, lr=S.ep_lr, checkpoint_steps=()),
             progress=False, desc="theta_mem at ep_lr")

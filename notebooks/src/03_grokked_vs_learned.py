@@ -806,8 +806,7 @@ def draw_controls(R):
 @paper_rules
 def controls_claims(R):
     t = R.table
-    big = t[(t.setting == R.big) & (t.alpha < 1) & (t.final_test_acc >= 0.9)]
-    fit_big = comp.linear_fit(big.final_train_loss, big.C)
+    big, fit_big = steady_fit(t[t.setting == R.big])
     hw = t[(t.setting == R.high_wd) & (t.final_test_acc >= 0.9)]
     main = t[t.setting.str.endswith("(main)") & (t.final_test_acc >= 0.9)]
     best_hw = hw.groupby("seed").kept_95.min()  # per seed: the most compressible alpha's kept share

@@ -139,7 +139,7 @@ from grokkit.metrics import censored
 from grokkit.metrics import structural as st
 from grokkit.metrics.attention import AttentionProbe
 from grokkit.metrics.ungrokking import loglog_slope
-from grokkit.models import TransformerConfig, build
+from grokkit.models import TransformerConfig, build, from_state
 from grokkit.models.frozen_attention import FrozenAttentionTransformer
 from grokkit.tasks import random_split
 from grokkit.tasks.sequences import SequenceTask
@@ -1158,11 +1158,7 @@ def at_length(run, members, config, L, query_pos="trained", k=2):
     if query_pos == "copied" and n_new > 0 and k < T0 - 1:
         new = pos[:, [k + i % (T0 - 1 - k) for i in range(n_new)]]
     st_["W_pos"] = torch.cat([pos[:, :-1], new, pos[:, -1:]], 1) if query_pos != "zero" else torch.cat([pos, new], 1)
-    model = build(dataclasses.replace(config, n_ctx=L), len(members))
-    with torch.no_grad():
-        for n, prm in model.named_parameters():
-            prm.copy_(st_[n])
-    return model
+    return from_state(dataclasses.replace(config, n_ctx=L), st_)
 
 
 @nb.section("length", knobs=["test_lengths"], uses=STAGE1 + ["test_lengths"])
@@ -1187,20 +1183,21 @@ QUERY_POS = ("trained", "zero", "copied")  # the position rows at longer T (see 
 
 
 def length_rows(T, q="trained"):
-    """The rows of one query_pos reading (bundles made before both were measured hold "zero" only)."""
-    return T[T.query_pos == q] if "query_pos" in T else (T if q == "zero" else T.iloc[:0])
+    """The rows of one query_pos reading (results made before the readings existed hold "zero" only)."""
+    T = T if "query_pos" in T else T.assign(query_pos="zero")
+    return T[T.query_pos == q]
 
 
 R_length = added_later(length, S)
 if R_length is not None:
-    T_ = R_length.table if "query_pos" in R_length.table else R_length.table.assign(query_pos="zero")
+    T_ = pd.concat([length_rows(R_length.table, q) for q in QUERY_POS])
     print(T_.pivot_table(index=["query_pos", "model", "seed"], columns="length", values="test_acc").round(3))
 
 
 # %%
 def draw_length(R):
     T = length_rows(R.table)
-    T = (T if len(T) else R.table).assign(run=lambda d: d.model + ", seed " + d.seed.astype(str))
+    T = (T if len(T) else length_rows(R.table, "zero")).assign(run=lambda d: d.model + ", seed " + d.seed.astype(str))
     n_train = int(T[T.length == R.train_length].distractors.iloc[0])
     return plots.line(T, "distractors", "test_acc", color="run",
                       title=f"More distractors at test time (trained with {n_train}): test accuracy")
