@@ -83,6 +83,22 @@ def sparsity(masks: Masks) -> torch.Tensor:
     return 1.0 - kept.float() / total
 
 
+def revive_dead_units(masks: Masks, w_in: str = "W_in", w_out: str = "W_out") -> tuple[Masks, torch.Tensor, torch.Tensor]:
+    """The authors' `relive_neurons()` (run after pruning, before retraining): a hidden unit whose input weights
+    were all removed gets its whole input column back, and one whose output weights were all removed gets its
+    output row back. w_in is (E, d_in, h) and w_out is (E, h, d_out) (x @ W). Returns the new masks and the
+    counts of units revived on each side per member (E,)."""
+    m_in, m_out = masks[w_in], masks[w_out]
+    if m_in.dim() != 3 or m_out.dim() != 3 or m_in.shape[2] != m_out.shape[1]:
+        raise ValueError(f"{w_in} {tuple(m_in.shape)} and {w_out} {tuple(m_out.shape)} are not (E, d_in, h) and "
+                         "(E, h, d_out) with the same h")
+    dead_in, dead_out = ~m_in.any(dim=1), ~m_out.any(dim=2)  # (E, h) each
+    out = dict(masks)
+    out[w_in] = m_in | dead_in[:, None, :]
+    out[w_out] = m_out | dead_out[:, :, None]
+    return out, dead_in.sum(1), dead_out.sum(1)
+
+
 def norm_ratio(state: dict[str, torch.Tensor], masks: Masks, p: float = 2.0) -> torch.Tensor:
     """r_p = ||theta * m||_p / ||theta||_p per member (E,), over the masked parameters (spec 01 Fig 5a/6)."""
     num = sum(((state[n] * m).abs() ** p).reshape(m.shape[0], -1).sum(1) for n, m in masks.items())

@@ -40,6 +40,23 @@ def test_random_masks_and_rate_zero():
         prune.magnitude(s, 0.5, scope="row")
 
 
+def test_revive_dead_units_exact_counts():
+    m_in = torch.ones(2, 5, 4, dtype=torch.bool)
+    m_out = torch.ones(2, 4, 3, dtype=torch.bool)
+    m_in[0, :, 1] = False  # member 0: unit 1 has no inputs left
+    m_in[1, :4, 2] = False  # member 1: unit 2 keeps one input: not dead
+    m_out[1, 3, :] = False  # member 1: unit 3 has no outputs left
+    m_out[1, 0, :2] = False
+    masks = {"W_in": m_in, "W_out": m_out, "W_E": torch.zeros(2, 3, dtype=torch.bool)}
+    out, n_in, n_out = prune.revive_dead_units(masks)
+    assert n_in.tolist() == [1, 0] and n_out.tolist() == [0, 1]
+    assert out["W_in"][0].all() and out["W_out"][1, 3].all()
+    assert int(out["W_in"][1].sum()) == 20 - 4 and int(out["W_out"][1].sum()) == 12 - 2  # partial ones untouched
+    assert out["W_E"] is masks["W_E"] and masks["W_in"][0, :, 1].sum() == 0  # other masks and the input unchanged
+    with pytest.raises(ValueError, match="same h"):
+        prune.revive_dead_units({"W_in": m_in, "W_out": m_out.transpose(1, 2)})
+
+
 def test_norm_ratio_known_values():
     s = {"W": torch.tensor([[3.0, 4.0, 0.0, 0.0]])}
     m = {"W": torch.tensor([[True, False, False, False]])}
