@@ -83,7 +83,8 @@ def sparsity(masks: Masks) -> torch.Tensor:
     return 1.0 - kept.float() / total
 
 
-def revive_dead_units(masks: Masks, w_in: str = "W_in", w_out: str = "W_out") -> tuple[Masks, torch.Tensor, torch.Tensor]:
+def revive_dead_units(masks: Masks, w_in: str = "W_in",
+                      w_out: str = "W_out") -> tuple[Masks, torch.Tensor, torch.Tensor]:
     """The authors' `relive_neurons()` (run after pruning, before retraining): a hidden unit whose input weights
     were all removed gets its whole input column back, and one whose output weights were all removed gets its
     output row back. w_in is (E, d_in, h) and w_out is (E, h, d_out) (x @ W). Returns the new masks and the
