@@ -64,6 +64,7 @@ ep_train_frac = None
 ep_seeds = None
 retrain_wd = None
 late_rates = None
+layer_sweep = None
 nowd_rates = None
 nowd_steps = None
 extras = None
@@ -127,6 +128,7 @@ PARAMS = nb.Params("01_lottery_tickets",  # each knob: type, what is allowed, de
       range=(0, None)),
     P("late_rates", list, "k >= 0.7 diagnosis: rates pruned at the last checkpoint / with neuron revival", ci=[0.8],
       default=[0.7, 0.8], item=float, **K),
+    P("layer_sweep", bool, "Fig 3a again with per-layer masks (the k >= 0.7 diagnosis)", default=True),
     P("nowd_rates", list, "Fig 17: k of tickets retrained without weight decay", **NOWD, item=float, **K),
     P("nowd_steps", int, "Fig 17: step cap without weight decay", ci=300, demo=3000, paper=30000, **N),
     P("extras", bool, "run the other models/tasks section (Fig 2b-e, Fig 10)", ci=False, default=True),
@@ -207,7 +209,8 @@ S
 _MEMO = {}
 EXTRA_KNOBS = ("extras", "transformer", "tr_d_model", "tr_pairs", "tr_lr", "ops", "extra_tasks", "extra_steps")
 EP_KNOBS = ("ep_lr", "ep_mem_lr", "ep_train_frac", "ep_seeds")  # Table 1's theta_mem runs: only edge_popup uses them
-MAIN = [n for n in PARAMS.knobs if n not in EXTRA_KNOBS + EP_KNOBS + ("retrain_wd",)] + ["seed"]  # the others use
+MAIN = [n for n in PARAMS.knobs if n not in EXTRA_KNOBS + EP_KNOBS + ("retrain_wd", "late_rates", "layer_sweep")] + [
+    "seed"]  # the knobs the other sections use
 EP_USES = ["p", "operation", "pairs", "embedding", "weight_decay", "eval_every", "ckpt_every", "ep_start", "ep_steps",
            *EP_KNOBS, "seed"]  # Table 1 (edge_popup): its own theta_mem runs, none of the main dense run's knobs
 
@@ -673,6 +676,56 @@ fig
 
 # %%
 late_prune.panel(S, draw=draw_late)
+
+
+# %% [markdown]
+# ## Fig 3a again, with per-layer masks
+# The third variant above over the whole sweep: the same seeds, theta_0, `t_prune` and cap as Fig 3a, but every
+# matrix loses the fraction k (`layer_sweep`). The table puts the median tau_grok per k of the global masks (the
+# sweep), of the per-layer masks and the paper's side by side (censored tickets count as > cap / t_mem). No claim:
+# this is our diagnosis, not the paper's setting.
+
+# %%
+@nb.section("sweep_layer", knobs=["layer_sweep", "prune_rates", "ticket_steps"], uses=[*MAIN, "layer_sweep"])
+def sweep_layer(S) -> nb.Result:
+    D, W = dense_ctx(S), sweep_ctx(S)
+    rates = [r for r in S.prune_rates if r > 0]
+    members = [dict(m=m, k=r, mask=ticket_mask(D.run, m, r, D.t_prune[m], "layer")) for m in ticket_seeds(D)
+               for r in rates] if S.layer_sweep else []
+    df = ticket_rows(D, members, retrain(S, D, members, S.ticket_steps), S.ticket_steps) if members else W.df.iloc[:0]
+    return nb.Result(sweep=df, global_sweep=W.df, dense_grokked=[bool(g) for g in D.grokked],
+                     not_run="" if members else "layer_sweep=False")
+
+
+def scope_table(R):
+    """Median tau_grok (and how many generalised) per k: global masks, per-layer masks, the paper."""
+    tabs = [tk.tau_table(grokked_only(df, R.dense_grokked)[0], PAPER_TAU).set_index("k") for df in (R.global_sweep, R.sweep)]
+    out = pd.DataFrame({"paper_tau": tabs[0].paper_tau})
+    for name, t in zip(("global", "per_layer"), tabs):
+        out[f"tau_{name}"] = t.tau_median
+        out[f"generalised_{name}"] = t.n_generalised.astype(str) + "/" + t.n.astype(str)
+    return out.reset_index()
+
+
+R_slayer = sweep_layer(S)
+scope_table(R_slayer) if len(R_slayer.sweep) else f"not run ({R_slayer.not_run})"
+
+
+# %%
+def draw_slayer(R):
+    g = grokked_only(R.sweep, R.dense_grokked)[0]
+    if not len(g):
+        return plots.line(pd.DataFrame(dict(k=[], tau=[])), "k", "tau", title=f"per-layer sweep: not run ({R.not_run})")
+    return plots.tau_vs_k(g, tk.tau_table(g, PAPER_TAU), PAPER_TAU, title="Fig 3a with per-layer masks: tau_grok vs k "
+                          f"(tickets of the {sum(R.dense_grokked)}/{len(R.dense_grokked)} dense seeds that grokked)")
+
+
+fig = draw_slayer(R_slayer)
+export(fig, "fig3a_tau_vs_k_per_layer")
+fig
+
+# %%
+sweep_layer.panel(S, draw=draw_slayer)
 
 
 # %% [markdown]
