@@ -664,9 +664,8 @@ def draw_late(R):
         return plots.line(pd.DataFrame(dict(k=[], t_gen=[])), "k", "t_gen", title="no grokked tickets")
     wide = (d.groupby(["k", "col"]).t_gen.apply(censored.median).unstack("col").reset_index())
     return plots.censored_bars(wide, "k", [c for c in wide.columns if c != "k"], float(R.cap),
-                               title=f"Tickets with k >= 0.7: median t_gen over the grokked seeds, pruned at t_prune "
-                                     f"(the sweep), at the last checkpoint ({R.last}), with the repo's neuron "
-                                     "revival, or with per-layer masks", y_title="ticket t_gen")
+                               title=f"k >= 0.7: median ticket t_gen over the grokked seeds, by variant (last "
+                                     f"checkpoint: step {R.last})", y_title="ticket t_gen")
 
 
 fig = draw_late(R_late)
@@ -857,12 +856,12 @@ def draw_pgrid(R):
                            title=f"Fig 4a at the paper's grid: not run ({R.not_run})")]
     long = pd.concat([df.assign(value=df.final_test_acc, what=lambda d: "seed " + d.seed.astype(str) + ": ticket, final test acc"),
                       df.assign(value=df.dense_test_acc, what=lambda d: "seed " + d.seed.astype(str) + ": dense, test acc at t")])
-    fig = plots.line(long, "prune_step", "value", "what", title=f"Fig 4a at the paper's grid (k={S.prune_rate}): the "
-                     f"ticket's final test accuracy after {R.cap} steps vs the dense model's at the pruning step")
+    fig = plots.line(long, "prune_step", "value", "what", title=f"Fig 4a, the paper's grid: ticket's final test acc "
+                     f"({R.cap} steps) vs dense test acc at the pruning step")
     for sd, tg in df.groupby("seed").dense_t_gen.first().items():
         fig.add_vline(x=tg, line_dash="dot", annotation_text=f"dense t_gen, seed {sd}")
-    curves = plots.accuracy_curves(R.curves, f"Fig 4a (paper style): test accuracy of tickets pruned at step t, "
-                                   f"seed {df.seed.iloc[0]}", log_x=False)
+    curves = plots.accuracy_curves(R.curves, f"Fig 4a (paper style): test acc of tickets pruned at step t, seed "
+                                   f"{df.seed.iloc[0]}", log_x=False)
     return [fig, curves]
 
 
