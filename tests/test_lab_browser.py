@@ -273,6 +273,14 @@ def run_all(page, timeout_s: float) -> None:
     assert ok is True, f"Run All stopped ({ok}): " + "\n".join(error_outputs(page))[-3000:]
 
 
+def reveal(locator) -> None:
+    """Scroll an element of a notebook output into view. JupyterLab 4's default windowing ("contentVisibility")
+    skips the layout of off-screen cells, and Playwright may see an element there as "not visible" and never scroll
+    to it (seen once in CI, under load): scroll with the DOM API first, which works on skipped content."""
+    locator.evaluate("el => el.scrollIntoView({block: 'center'})")
+    locator.scroll_into_view_if_needed()
+
+
 def error_outputs(page) -> list[str]:
     bad = []
     for text in page.evaluate(OUTPUT_TEXTS):
@@ -388,7 +396,7 @@ def test_notebook_in_jupyterlab(nb, lab, browser, shots):
             labels = page.evaluate(FIND_PANEL, knobs)
             assert labels is not None, f"{nb.stem}: no section panel with controls {knobs}"
             panel = page.locator("[data-gk-panel]")
-            panel.scroll_into_view_if_needed()
+            reveal(panel)
             report["panel_runs"] = []
             for run in runs:
                 for name, value in run["set"].items():
@@ -398,7 +406,7 @@ def test_notebook_in_jupyterlab(nb, lab, browser, shots):
                 bad = error_outputs(page)
                 assert not bad, f"{label}: outputs with errors:\n" + "\n---\n".join(bad)[-4000:]
             assert_figures_drawn(page, f"{nb.stem} after the panel runs")
-            panel.scroll_into_view_if_needed()
+            reveal(panel)
 
         shot = shots / f"{nb.stem}.png"
         page.screenshot(path=str(shot))

@@ -209,8 +209,8 @@ S
 _MEMO = {}
 EXTRA_KNOBS = ("extras", "transformer", "tr_d_model", "tr_pairs", "tr_lr", "ops", "extra_tasks", "extra_steps")
 EP_KNOBS = ("ep_lr", "ep_mem_lr", "ep_train_frac", "ep_seeds")  # Table 1's theta_mem runs: only edge_popup uses them
-MAIN = [n for n in PARAMS.knobs if n not in EXTRA_KNOBS + EP_KNOBS + ("retrain_wd", "late_rates", "layer_sweep")] + [
-    "seed"]  # the knobs the other sections use
+OWN = ("retrain_wd", "late_rates", "layer_sweep", "prune_every")  # knobs of one section each (it adds them to its uses)
+MAIN = [n for n in PARAMS.knobs if n not in EXTRA_KNOBS + EP_KNOBS + OWN] + ["seed"]  # the knobs the others use
 EP_USES = ["p", "operation", "pairs", "embedding", "weight_decay", "eval_every", "ckpt_every", "ep_start", "ep_steps",
            *EP_KNOBS, "seed"]  # Table 1 (edge_popup): its own theta_mem runs, none of the main dense run's knobs
 
@@ -820,7 +820,7 @@ def dense_test_acc(run, m, step):
     return float(h.sort_values("step").value.iloc[-1]) if len(h) else math.nan
 
 
-@nb.section("prune_grid", knobs=["prune_every", "prune_rate", "ticket_steps"], uses=MAIN)
+@nb.section("prune_grid", knobs=["prune_every", "prune_rate", "ticket_steps"], uses=[*MAIN, "prune_every"])
 def prune_grid(S) -> nb.Result:
     D = dense_ctx(S)
     last = max(D.run.checkpoints)
