@@ -49,7 +49,7 @@ test: $(STAMP) browser-deps
 	@date -u +"[%T] unit tests"
 	$(PY) -m pytest -q -n 2 --dist loadfile --durations=15 -m "not notebook" --ignore=tests/test_lab_browser.py tests
 	@date -u +"[%T] notebooks (papermill, ci profile)"
-	OMP_NUM_THREADS=1 GROKKIT_TEST_CACHE=$(TEST_CACHE) $(PY) -m pytest -q -n 2 --dist loadgroup --durations=0 \
+	OMP_NUM_THREADS=1 GROKKIT_TEST_CACHE=$(TEST_CACHE) $(PY) -m pytest -q -n 2 --dist loadgroup --no-loadscope-reorder --durations=0 \
 		-m notebook tests
 	@date -u +"[%T] notebooks under nbval"
 	GROKKIT_PROFILE=ci GROKKIT_SOURCE=$(TEST_CACHE)/ci-out GROKKIT_CACHE=$(TEST_CACHE) \
