@@ -25,12 +25,32 @@ def test_sparse_parity_labels():
         SparseParityTask(n_bits=3, k=4)
 
 
-def test_topk_straight_through():
+def test_topk_straight_through_to_abs_scores():
+    """The mask ranks |s|; the gradient passes straight through the top-k to |s|, so dL/ds = sign(s) dL/dmask."""
     s = torch.tensor([[3.0, -5.0, 1.0, 0.5], [0.1, 0.2, 0.3, -0.4]], requires_grad=True)
     m = topk_mask(s, 0.5)
     assert torch.equal(m, torch.tensor([[1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 1.0]]))
     (m * torch.arange(4.0)).sum().backward()
+    torch.testing.assert_close(s.grad, torch.tensor([[0.0, -1.0, 2.0, 3.0], [0.0, 1.0, 2.0, -3.0]]))
+    s.grad = None  # the ablation rule: straight through to s itself, no sign
+    (topk_mask(s, 0.5, grad="identity") * torch.arange(4.0)).sum().backward()
     torch.testing.assert_close(s.grad, torch.arange(4.0).expand(2, 4))
+
+
+def test_a_gradient_step_keeps_the_helpful_weight_whatever_the_score_sign():
+    """Two weights, keep 1: the weight whose use lowers the loss must win the slot after a step. Its score starts
+    negative and just below the other's |s|; with the sign-free rule it loses (|s| of a negative score moves the
+    wrong way)."""
+    w = torch.tensor([[1.0, 1.0]])
+    for grad, winner in (("abs", 0), ("identity", 1)):
+        s = torch.tensor([[-0.50, 0.51]], requires_grad=True)
+        loss = ((topk_mask(s, 0.5, grad=grad) * w) * torch.tensor([[-1.0, 1.0]])).sum()  # weight 0 helps, 1 hurts
+        loss.backward()
+        with torch.no_grad():
+            s -= 0.1 * s.grad
+        assert int(topk_mask(s, 0.5).argmax()) == winner, (grad, s)
+    with pytest.raises(ValueError, match="grad"):
+        EdgePopupConfig(EmbedMLPConfig(p=11), grad="sign")
 
 
 def _tiny():

@@ -1,7 +1,11 @@
 """Edge-popup (Ramanujan et al. 2020; spec 01 §11, Table 1): a wrapper around any grokkit model whose extra
-parameters are one SCORE per weight. The forward pass uses w * h(s), h(s) = 1 for the top `keep` fraction of
-|s| in each layer (per member) and 0 otherwise; the gradient passes straight through h to the scores
-(dL/ds = dL/d(w h) * w), exactly as in the edge-popup paper's update s <- s - lr dL/dI_j Z_i w_ij.
+parameters are one SCORE per weight. The forward pass uses w * h(|s|), h = 1 for the top `keep` fraction of
+|s| in each layer (per member) and 0 otherwise; the gradient passes straight through h to |s|, and through the
+absolute value to s: dL/ds = sign(s) dL/d(w h) * w. So |s| of a weight grows when keeping it lowers the loss,
+whatever the sign of s (the edge-popup code, and the grokking-tickets authors' `GetSubnet(scores.abs())`).
+`EdgePopupConfig(grad="identity")` keeps the old variant, dL/ds = dL/d(w h) * w without sign(s): there |s| of a
+negative score moves the wrong way (it grows when keeping the weight RAISES the loss), so half of the scores learn
+backwards. It is kept for the ablation that shows what that costs (notebook 01, Table 1).
 
 Variants are ordinary `fit` calls:
 - weights frozen ("EP w/o WD"):      fit(ep, data, cfg(weight_decay=0), trainable=ep.score_names())
@@ -25,6 +29,7 @@ from .. import validate
 from .base import EnsembleModule
 
 PREFIX = "score_"
+GRADS = ("abs", "identity")
 
 
 @dataclass(frozen=True)
@@ -32,9 +37,11 @@ class EdgePopupConfig:
     base: object  # the wrapped model's config (EmbedMLPConfig, MLPConfig, ...)
     keep: float = 0.4  # fraction of each layer's weights kept (top |score|)
     names: tuple[str, ...] | None = None  # scored parameters (None: every parameter with >= 2 axes per member)
+    grad: str = "abs"  # "abs": dL/ds through |s| (edge-popup); "identity": without sign(s) (ablation only)
 
     def __post_init__(self):
         validate.fraction("keep", self.keep, closed_high=True)
+        validate.choice("grad", self.grad, GRADS)
         if self.names is not None:
             object.__setattr__(self, "names", tuple(self.names))
 
@@ -54,9 +61,10 @@ class _TopKStraightThrough(torch.autograd.Function):
         return grad, None
 
 
-def topk_mask(scores: torch.Tensor, keep: float) -> torch.Tensor:
-    """(E, ...) scores -> float 0/1 mask of the top `keep` fraction of |scores| per member (straight-through)."""
-    return _TopKStraightThrough.apply(scores, keep)
+def topk_mask(scores: torch.Tensor, keep: float, grad: str = "abs") -> torch.Tensor:
+    """(E, ...) scores -> float 0/1 mask of the top `keep` fraction of |scores| per member; straight-through to
+    |scores| (grad="abs": the gradient wrt scores carries sign(scores)) or, grad="identity", to scores unchanged."""
+    return _TopKStraightThrough.apply(scores.abs() if grad == "abs" else scores, keep)
 
 
 class EdgePopup(EnsembleModule):
@@ -112,7 +120,7 @@ class EdgePopup(EnsembleModule):
         out = {}
         for n, p in self.base.named_parameters():
             if n in self.scored:
-                out[n] = p * topk_mask(getattr(self, PREFIX + n), self.config.keep)
+                out[n] = p * topk_mask(getattr(self, PREFIX + n), self.config.keep, self.config.grad)
             else:
                 out[n] = p
         return out
