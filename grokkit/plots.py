@@ -562,8 +562,9 @@ def lambda_law(curves: pd.DataFrame, table: pd.DataFrame, law: dict, cap: float,
 
 
 def censored_bars(df: pd.DataFrame, x: str, columns, cap: float, title: str | None = None,
-                  y_title: str = "grokking step") -> go.Figure:
-    """Grouped bars of times, one bar per column and x value; NaN (never crossed) drawn at the cap, hatched."""
+                  y_title: str = "grokking step", log_y: bool = False) -> go.Figure:
+    """Grouped bars of times, one bar per column and x value; NaN (never crossed) drawn at the cap, hatched.
+    log_y: a log time axis (times that differ by orders of magnitude stay visible)."""
     fig = go.Figure()
     palette = ["#7f7f7f", "#ff7f0e", "#1f77b4", "#2ca02c", "#d62728"]
     for i, col in enumerate(columns):
@@ -573,4 +574,6 @@ def censored_bars(df: pd.DataFrame, x: str, columns, cap: float, title: str | No
                              marker_pattern_shape=["" if np.isfinite(a) else "/" for a in v]))
     fig.update_layout(barmode="group", title=title, yaxis_title=f"{y_title} (hatched: > {cap:g}, never)",
                       xaxis_title=x, template="plotly_white", height=400)
+    if log_y:
+        fig.update_yaxes(type="log")
     return fig

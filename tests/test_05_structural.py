@@ -75,6 +75,9 @@ def test_notebook_05_figures_draw_from_tables():
     assert [len(d.x) for d in fig.data[1:3]] == [2, 1]  # grokked, censored at the cap
     bars = plots.censored_bars(pd.DataFrame(dict(seed=[0, 1], a=[100.0, float("nan")])), "seed", ["a"], cap=1500)
     assert list(bars.data[0].y) == [100.0, 1500.0] and list(bars.data[0].marker.pattern.shape) == ["", "/"]
+    assert bars.layout.yaxis.type is None
+    log = plots.censored_bars(pd.DataFrame(dict(seed=[0], a=[100.0])), "seed", ["a"], cap=1500, log_y=True)
+    assert log.layout.yaxis.type == "log"
 
 
 def test_qk_penalty_is_a_per_member_l2_on_query_and_key():

@@ -217,7 +217,8 @@ OUTPUT_TEXTS = """() => [...document.querySelectorAll('.jp-OutputArea-output, .j
   .map(e => e.innerText + '\\n' + e.textContent).filter(t => t && t.trim())"""
 # Mark the panel (a VBox holding a Run button and an Output) whose labels include every name in `knobs`.
 FIND_PANEL = """(knobs) => {
-  const boxes = [...document.querySelectorAll('.jp-Notebook .widget-vbox')].filter(b =>
+  const current = window.jupyterapp && window.jupyterapp.shell.currentWidget;  // the open notebook only
+  const boxes = [...((current && current.node) || document).querySelectorAll('.jp-Notebook .widget-vbox')].filter(b =>
       [...b.children].some(c => c.classList.contains('widget-output')) &&
       [...b.querySelectorAll('button')].some(x => ['Run', 'Running…'].includes(x.textContent.trim())));
   const labels = b => [...b.querySelectorAll('.widget-label')].map(l => l.textContent.trim());
@@ -255,10 +256,20 @@ STOP_SAMPLING = """() => { clearInterval(window.__gkTimer); window.__gkObserver.
   return window.__gkSamples; }"""
 
 
+CURRENT_PATH = "() => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget; " \
+               "return w && w.context ? w.context.path : null; }"
+
+
 def open_notebook(page, lab: Lab, path: str) -> None:
-    page.goto(f"{lab.url}/lab/tree/{path}?token={lab.token}")
+    """Open `path` as the current tab. `reset` starts from an empty workspace: the lab server is shared by the
+    tests, and a restored tab of the previous notebook could otherwise become the current widget, so that Run All
+    ran there (seen in CI: 01's test ran 00's cells and then found 00's panel in a hidden tab)."""
+    page.goto(f"{lab.url}/lab/tree/{path}?token={lab.token}&reset")
     page.wait_for_function("() => window.jupyterapp && document.querySelector('.jp-Notebook .jp-Cell')",
                            timeout=120_000)
+    if page.evaluate(CURRENT_PATH) != path:
+        page.evaluate("(p) => window.jupyterapp.commands.execute('docmanager:open', {path: p})", path)
+    page.wait_for_function(f"(p) => ({CURRENT_PATH})() === p", arg=path, timeout=60_000, polling=250)
     page.wait_for_function(KERNEL_IDLE, timeout=180_000, polling=250)
 
 

@@ -8,9 +8,11 @@ negative score moves the wrong way (it grows when keeping the weight RAISES the 
 backwards. It is kept for the ablation that shows what that costs (notebook 01, Table 1).
 
 Variants are ordinary `fit` calls:
-- weights frozen ("EP w/o WD"):      fit(ep, data, cfg(weight_decay=0), trainable=ep.score_names())
-- weights trained with / without wd: fit(ep, data, cfg(weight_decay=wd)) (scores and weights both train;
-  decoupled weight decay shrinks every score of a layer by the same factor, so it never changes the ranking).
+- weights frozen ("EP w/o WD"):      fit(ep, data, cfg(weight_decay=w), trainable=ep.score_names()); the
+  authors' command decays the scores (w = 1)
+- weights trained with / without wd: fit(ep, data, cfg(weight_decay=wd)) (scores and weights both train).
+Decoupled weight decay shrinks every score of a layer by the same factor: it never changes the ranking by itself,
+but the Adam steps then move the mask much faster (notebook 01 measures both).
 
 Build: `EdgePopup.from_state(EdgePopupConfig(base_config, keep=0.4), state, seeds)` copies the (E-member) base
 weights `state` (e.g. a memorising checkpoint) and draws the scores kaiming-uniform (bound 1/sqrt(fan_in),
