@@ -241,18 +241,34 @@ def run_point(notebook: str, out_nb: str, parameters: dict[str, Any], cwd: str, 
 
     t0 = time.time()
     status, error = "ok", None
-    try:
-        pm.execute_notebook(notebook, out_nb, parameters=parameters, cwd=cwd, progress_bar=False,
-                            log_output=False, kernel_name=kernel_name)
-    except pm.PapermillExecutionError as e:
-        first = " ".join(str(e.evalue).split())
-        status = "claims failed" if e.ename == "AssertionError" and "checked claim" in first else "failed"
-        error = f"cell {e.exec_count}: {e.ename}: {first}"[:500]
-    except Exception as e:  # kernel died, notebook unreadable, ...
-        status, error = "failed", f"{type(e).__name__}: {' '.join(str(e).split())}"[:500]
+    for start in range(KERNEL_START_RETRIES + 1):
+        try:
+            pm.execute_notebook(notebook, out_nb, parameters=parameters, cwd=cwd, progress_bar=False,
+                                log_output=False, kernel_name=kernel_name)
+        except pm.PapermillExecutionError as e:
+            first = " ".join(str(e.evalue).split())
+            status = "claims failed" if e.ename == "AssertionError" and "checked claim" in first else "failed"
+            error = f"cell {e.exec_count}: {e.ename}: {first}"[:500]
+        except Exception as e:  # kernel died, notebook unreadable, ...
+            if kernel_start_failed(e) and start < KERNEL_START_RETRIES:
+                time.sleep(0.5 * (start + 1))
+                continue
+            status, error = "failed", f"{type(e).__name__}: {' '.join(str(e).split())}"[:500]
+        break
     return {"status": status, "error": error, "wall_s": round(time.time() - t0, 2),
-            "worker": f"{attempt['host']}:{attempt['pid']}", "threads": int(threads),
+            "worker": f"{attempt['host']}:{attempt['pid']}", "threads": int(threads), "kernel_starts": start + 1,
             "has_results": (out_dir / "results.json").exists()}
+
+
+# A kernel that dies before it answers kernel_info has run no cell, so starting it again is safe. On one machine,
+# parallel kernel starts race for the loopback ports jupyter_client picks (seen in CI: "ZMQError: Address already
+# in use", then "Kernel died before replying to kernel_info" and a failed grid point).
+KERNEL_START_RETRIES = 2
+
+
+def kernel_start_failed(e: BaseException) -> bool:
+    text = f"{type(e).__name__}: {e}"
+    return "Kernel died before replying to kernel_info" in text or "Address already in use" in text
 
 
 def _threads_per_task() -> int:
@@ -436,8 +452,8 @@ def _run(P: Plan, client, out_dir: Path, res: dict, torch_threads, static: bool,
     counts = [_claim_counts(Path(d)) for d in df.output_dir]
     for k in ("hold", "fail", "not_at_scale"):
         df[k] = [c[k] for c in counts]
-    cols = [*P.axes, "point", "status", "error", "hold", "fail", "not_at_scale", "wall_s", "attempts", "worker",
-            "threads", "has_results", "output_dir", "notebook_out"]
+    cols = [*P.axes, "point", "status", "error", "hold", "fail", "not_at_scale", "wall_s", "attempts", "kernel_starts",
+            "worker", "threads", "has_results", "output_dir", "notebook_out"]
     df = df[[c for c in cols if c in df.columns]]
     manifest = {"notebook": P.name, "notebook_path": str(P.notebook), "profile": P.profile, "axes": P.axes,
                 "params": P.params, "cluster": cluster, "n_workers": n_workers, "wall_s": round(wall, 2),

@@ -212,3 +212,51 @@ def test_resources_no_worker_has_is_a_clear_error(cluster, tmp_path):
         sweep("00_quickstart", ["seed=0:2"], profile="ci", cluster=lc.scheduler_address, resources=["GPU=1"],
               out=tmp_path / "s", progress=False)
     assert not (tmp_path / "s" / "sweep.json").exists()  # nothing ran
+
+
+@pytest.mark.parametrize("failures, status, starts", [(1, "ok", 2), (3, "failed", 3)])
+def test_a_kernel_that_dies_at_start_is_started_again(monkeypatch, tmp_path, failures, status, starts):
+    """Parallel kernel starts on one machine can race for a port (CI: 'Address already in use', then 'Kernel died
+    before replying to kernel_info'): no cell ran, so run_point starts the kernel again, at most twice."""
+    import papermill as pm
+
+    from grokkit import dask_sweep
+
+    calls = []
+
+    def execute(*args, **kwargs):
+        calls.append(1)
+        if len(calls) <= failures:
+            raise RuntimeError("Kernel died before replying to kernel_info")
+
+    monkeypatch.setattr(pm, "execute_notebook", execute)
+    monkeypatch.setattr(dask_sweep.time, "sleep", lambda s: None)
+    _restore_env_after(monkeypatch)
+    r = dask_sweep.run_point("nb.ipynb", str(tmp_path / "out.ipynb"), {"output_dir": str(tmp_path / "o")},
+                             str(tmp_path), torch_threads=1)
+    assert (r["status"], r["kernel_starts"], len(calls)) == (status, starts, starts)
+    assert (r["error"] is None) == (status == "ok")
+
+
+def test_a_notebook_error_is_not_retried(monkeypatch, tmp_path):
+    import papermill as pm
+
+    from grokkit import dask_sweep
+
+    calls = []
+
+    def execute(*args, **kwargs):
+        calls.append(1)
+        raise pm.PapermillExecutionError(3, 4, "ValueError: bad p", "ValueError", "bad p", [])
+
+    monkeypatch.setattr(pm, "execute_notebook", execute)
+    _restore_env_after(monkeypatch)
+    r = dask_sweep.run_point("nb.ipynb", str(tmp_path / "out.ipynb"), {"output_dir": str(tmp_path / "o")},
+                             str(tmp_path), torch_threads=1)
+    assert (r["status"], r["kernel_starts"], len(calls)) == ("failed", 1, 1) and "ValueError" in r["error"]
+
+
+def _restore_env_after(monkeypatch):
+    """run_point sets the kernel's thread variables in os.environ: let monkeypatch put them back."""
+    for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "GROKKIT_STATIC"):
+        monkeypatch.setenv(k, os.environ.get(k, "1"))
