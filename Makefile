@@ -54,7 +54,7 @@ test: $(STAMP) browser-deps
 	@date -u +"[%T] notebooks under nbval"
 	GROKKIT_PROFILE=ci GROKKIT_SOURCE=$(TEST_CACHE)/ci-out GROKKIT_CACHE=$(TEST_CACHE) \
 		GROKKIT_OUTPUT=$(TEST_CACHE)/nbval-out GROKKIT_STATIC=0 \
-		$(PY) -m pytest -q --nbval-lax -p no:cacheprovider $(NOTEBOOKS)
+		OMP_NUM_THREADS=1 $(PY) -m pytest -q -n 2 --dist loadfile --nbval-lax -p no:cacheprovider $(NOTEBOOKS)
 	@date -u +"[%T] JupyterLab in a browser"
 	GROKKIT_TEST_CACHE=$(TEST_CACHE) $(PY) -m pytest -q -s -p no:cacheprovider tests/test_lab_browser.py
 	@date -u +"[%T] done"
