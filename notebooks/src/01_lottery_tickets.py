@@ -111,7 +111,7 @@ PARAMS = nb.Params("01_lottery_tickets",  # each knob: type, what is allowed, de
     P("lr", float, "AdamW learning rate", ci=3e-3, default=1e-3, range=(0, None), open="low"),
     P("weight_decay", float, "AdamW weight decay (dense run and tickets)", default=1.0, range=(0, None)),
     P("embedding", str, "operand tables (auto: separate ones for a-b, a/b)", default="auto", choices=EMBEDDINGS),
-    P("steps", int, "dense-run step cap (ci None: 3000)", **BYOP, default=30000, **N),
+    P("steps", int, "dense-run step cap", ci=3000, default=30000, **N),
     P("n_seeds", int, "dense models, seeds seed.. (paper 5: not all grok in 30k)", ci=1, demo=2, paper=5, **N),
     P("margin", int, "pruning time: dense t_gen plus this margin", ci=200, default=2000, range=(0, None)),
     P("ckpt_every", int, "checkpoint interval (pruning times, masks)", ci=50, default=500, **N),
@@ -122,7 +122,7 @@ PARAMS = nb.Params("01_lottery_tickets",  # each knob: type, what is allowed, de
     P("prune_rates", list, "the Fig 3 sweep of k", default=NINE, item=float, **K),
     P("ticket_steps", int, "retraining step cap (ci None: 300, 800 for a-b, a/b..)", **BYOP, demo=3000, paper=30000, **N),
     P("prune_times", list, "Fig 4a: pruning times / dense t_gen (>= 1: t_prune)", ci=[0.25, 0.5, 1.0], **PT, item=float),
-    P("prune_every", int, "Fig 4a at the paper's grid: a ticket every this many steps (0: off; ci None: 150)", **BYOP, demo=4000, default=2000, range=(0, None)),
+    P("prune_every", int, "Fig 4a at the paper's grid: a ticket every this many steps (0: off)", ci=150, demo=4000, default=2000, range=(0, None)),
     P("graph_layers", list, "Fig 9 layers (W_E/W_U path lengths cost ~4x)", ci=LAYERS[1:3], default=LAYERS, choices=LAYERS),
     P("jd_gap", int, "Fig 7: steps between the two masks compared (spec 01: 2000)", ci=200, default=2000, **N),
     P("ep_start", int, "Table 1: theta_mem = its own dense run at this step", ci=80, default=1000, range=(0, None)),
@@ -186,8 +186,7 @@ SYMMETRIC_OPS = ("add", "mul", "x2y2", "x2xyy2")  # a∘b = b∘a: one shared op
 # grok in 8000 steps at 30% train; dense t_gen at 50% 1900 / 2550 (seeds 0 / 1), at 60% 880 / 1090 (seed 3, its own
 # split: 1120), at 70% 520-730. Hence 60% and a longer ticket cap (800 steps: a ci run of a-b mod 59 takes ~60% of
 # its time at 50% / 6000 / 1500 steps, with the same claims holding, row by row, for seeds 0 and 3).
-BY_OPERATION = {"shared": dict(train_frac=0.3, steps=3000, ticket_steps=300, prune_every=150),
-                "separate": dict(train_frac=0.6, steps=3000, ticket_steps=800, prune_every=150)}
+BY_OPERATION = {"shared": dict(train_frac=0.3, ticket_steps=300), "separate": dict(train_frac=0.6, ticket_steps=800)}
 
 
 def by_operation(S):  # fills the knobs left at None (ci) with the operation's values, before the checks below
