@@ -8,6 +8,9 @@
     R = train(S)   # source "run": compute, save to S.output_dir/results/train/
                    # source "shipped": load data/<notebook>/<profile>/train/; a path: load <path>/results/train/
 
+$GROKKIT_RUN_SECTIONS (names, comma-separated) computes those sections even when `source` replays: re-run one
+section of a bundle at its scale while the others replay (the output folder then holds a whole bundle).
+
 On disk, one folder per section: a Parquet file per DataFrame, a .npy file per numpy array, and result.json
 with the scalars / short lists / dicts (non-finite floats as the strings "NaN", "Infinity", "-Infinity", as in
 protobuf's JSON mapping) and the provenance (versions, commit, device, profile, settings, wall time, date).
@@ -273,6 +276,11 @@ def _show(v: Any) -> str:
     return json.dumps(_encode(v), ensure_ascii=False)
 
 
+def run_sections() -> set[str]:
+    """Sections named in $GROKKIT_RUN_SECTIONS: computed whatever the source."""
+    return {n.strip() for n in os.environ.get("GROKKIT_RUN_SECTIONS", "").split(",") if n.strip()}
+
+
 class Section:
     """A notebook section: a function settings -> Result (see `section`)."""
 
@@ -305,6 +313,8 @@ class Section:
         """Compute (source "run") or load (source "shipped" or a path); record it in S.sections."""
         self._check_names(S)
         source = S.get("source", "run")
+        if self.name in run_sections():
+            source = "run"
         R = self.compute(S, **kwargs) if source == "run" else self.replay(S)
         S.sections[self.name] = R
         return R

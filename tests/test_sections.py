@@ -259,6 +259,20 @@ def test_source_can_be_the_folder_of_every_notebooks_outputs(S, tmp_path):
     assert fit_section(S2).p == 7 and calls == []
 
 
+def test_run_sections_recompute_named_sections_while_the_rest_replays(S, tmp_path, monkeypatch):
+    """$GROKKIT_RUN_SECTIONS: re-run one section of a saved bundle at its scale; the others replay, and the
+    output folder holds the whole bundle again (fit recomputed with its new settings, other copied)."""
+    fit_section(S)
+    other_section(S)
+    monkeypatch.setenv("GROKKIT_RUN_SECTIONS", " fit, ")
+    S2 = PARAMS.resolve(profile="ci", output_dir=str(tmp_path / "r"), source=str(S.output_dir), p=5)
+    calls.clear()
+    assert fit_section(S2).p == 5 and other_section(S2).frac == S.train_frac
+    assert calls == [("fit", 5, 10, "add", False)]
+    back = tmp_path / "r" / "results"
+    assert nb.Result.load(back / "fit").p == 5 and (back / "other" / "result.json").exists()
+
+
 def test_stale_sections_are_named(S, tmp_path, capsys):
     fit_section(S)
     other_section(S)

@@ -74,6 +74,7 @@ retrain_wd = None
 late_rates = None
 layer_sweep = None
 f64_sweep = None
+f64_seeds = None
 nowd_rates = None
 nowd_steps = None
 extras = None
@@ -143,6 +144,8 @@ PARAMS = nb.Params("01_lottery_tickets",  # each knob: type, what is allowed, de
     P("layer_sweep", bool, "Fig 3a again with per-layer masks (the k >= 0.7 diagnosis)", ci=False, default=True),
     P("f64_sweep", bool, "Fig 3a again with the repo's float64 loss (own dense runs; when loss_dtype is float32)",
       ci=False, default=True),
+    P("f64_seeds", int, "that sweep's dense seeds seed.. (paper 10: with float64 2 of 5 grok within 30k)", ci=1,
+      demo=2, paper=10, **N),
     P("nowd_rates", list, "Fig 17: k of tickets retrained without weight decay", **NOWD, item=float, **K),
     P("nowd_steps", int, "Fig 17: step cap without weight decay", ci=300, demo=3000, paper=30000, **N),
     P("extras", bool, "run the other models/tasks section (Fig 2b-e, Fig 10)", ci=False, default=True),
@@ -224,7 +227,7 @@ S
 _MEMO = {}
 EXTRA_KNOBS = ("extras", "transformer", "tr_d_model", "tr_pairs", "tr_lr", "ops", "extra_tasks", "extra_steps")
 EP_KNOBS = ("ep_lr", "ep_mem_lr", "ep_train_frac", "ep_seeds", "ep_score_wd")  # Table 1's theta_mem runs: only edge_popup uses them
-OWN = ("retrain_wd", "late_rates", "layer_sweep", "f64_sweep", "prune_every")  # knobs of one section each (it adds them to its uses)
+OWN = ("retrain_wd", "late_rates", "layer_sweep", "f64_sweep", "f64_seeds", "prune_every")  # knobs of one section each (it adds them to its uses)
 MAIN = [n for n in PARAMS.knobs if n not in EXTRA_KNOBS + EP_KNOBS + OWN] + ["seed"]  # the knobs the others use
 EP_USES = ["p", "operation", "pairs", "embedding", "weight_decay", "eval_every", "loss_dtype", "ckpt_every", "ep_start",
            "ep_steps", *EP_KNOBS, "seed"]  # Table 1 (edge_popup): its own theta_mem runs, none of the main dense run's knobs
@@ -815,28 +818,29 @@ sweep_layer.panel(S, draw=draw_slayer)
 
 
 # %%
-@nb.section("sweep_f64", knobs=["f64_sweep", "prune_rates", "ticket_steps"], uses=[*MAIN, "f64_sweep"])
+@nb.section("sweep_f64", knobs=["f64_sweep", "f64_seeds", "prune_rates", "ticket_steps"],
+            uses=[*MAIN, "f64_sweep", "f64_seeds"])
 def sweep_f64(S) -> nb.Result:
-    D, W = dense_ctx(S), sweep_ctx(S)
+    """The float64 dense runs (`f64_seeds` of them) and their tickets; the float32 side is the sweep section's."""
     why = "f64_sweep=False" if not S.f64_sweep else "loss_dtype is float64: the sweep above" \
         if S.loss_dtype == "float64" else ""
-    S64 = S.override(loss_dtype="float64")
-    D64 = dense_ctx(S64) if not why else None
-    df = sweep_ctx(S64).df if not why else W.df.iloc[:0]
-    return nb.Result(sweep=df, global_sweep=W.df, dense_grokked=[bool(g) for g in D.grokked], not_run=why,
-                     dense_grokked64=[bool(g) for g in D64.grokked] if D64 else [],
-                     dense64=D64.run.times.assign(seed=D64.seeds, t_prune=D64.t_prune) if D64 else pd.DataFrame())
+    if why:
+        return nb.Result(sweep=pd.DataFrame(), not_run=why, dense_grokked64=[], dense64=pd.DataFrame())
+    S64 = S.override(loss_dtype="float64", n_seeds=S.f64_seeds)
+    D64 = dense_ctx(S64)
+    return nb.Result(sweep=sweep_ctx(S64).df, not_run="", dense_grokked64=[bool(g) for g in D64.grokked],
+                     dense64=D64.run.times.assign(seed=D64.seeds, t_prune=D64.t_prune, grokked=D64.grokked))
 
 
-def dtype_table(R):
-    """The float32 loss (the sweep) vs the float64 loss, beside the paper."""
-    return tau_side([("float32", R.global_sweep, R.dense_grokked), ("float64", R.sweep, R.dense_grokked64)])
+def dtype_table(R32, R64):
+    """The float32 loss (the sweep section) vs the float64 loss, beside the paper."""
+    return tau_side([("float32", R32.sweep, R32.dense_grokked), ("float64", R64.sweep, R64.dense_grokked64)])
 
 
 R_f64 = sweep_f64(S)
 if len(R_f64.sweep):
     display(R_f64.dense64)
-    display(dtype_table(R_f64))
+    display(dtype_table(R_sweep, R_f64))
 else:
     print(f"not run ({R_f64.not_run})")
 
