@@ -37,11 +37,11 @@ from .params import (
     prime,
     shipped_bundles,
 )
-from .results import Result, Section, section
+from .results import Result, Section, run_sections, section
 
 __all__ = [
     "Check", "Claims", "NOT_AT_SCALE", "Param", "Params", "Result", "Section", "Settings", "claim",
-    "default_profile", "median_spread", "positive", "prime", "section", "settings", "shipped_bundles",
+    "default_profile", "median_spread", "positive", "prime", "run_sections", "section", "settings", "shipped_bundles",
 ]
 
 

@@ -134,7 +134,7 @@ PARAMS = nb.Params("01_lottery_tickets",  # each knob: type, what is allowed, de
       default=1e-3, range=(0, None), open="low"),
     P("ep_train_frac", float, "Table 1: training share of theta_mem's run (authors' 0.5)", ci=0.3, default=0.5,
       range=(0, 1), open="both"),
-    P("ep_seeds", int, "Table 1: seeds of theta_mem (edge-popup from each)", ci=1, demo=2, paper=3, **N),
+    P("ep_seeds", int, "Table 1: seeds of theta_mem (edge-popup from each)", ci=1, demo=2, paper=10, **N),
     P("ep_score_wd", float, "Table 1: AdamW weight decay on the scores of frozen-weight EP (the repo's -w 1)",
       default=1.0, range=(0, None)),
     P("retrain_wd", float, "weight decay of the ticket-retraining variant (authors' config: 0)", default=0.0,
@@ -261,8 +261,10 @@ def train_cfg(S, steps, wd=None, patience=0, ckpts=()):
 
 def export(fig, name):
     """HTML (and PNG when a static exporter is present) in output_dir. A replay and the ci profile write HTML only
-    (PNG export takes seconds per figure: a replay has 20 s for all of them); PNGs come from demo / paper runs."""
-    plots.export(fig, S.output_dir, name, static=None if S.source == "run" and S.profile != "ci" else False)
+    (PNG export takes seconds per figure: a replay has 20 s for all of them); PNGs come from demo / paper runs,
+    also those that re-run some sections of a bundle ($GROKKIT_RUN_SECTIONS)."""
+    computes = S.source == "run" or bool(nb.run_sections())
+    plots.export(fig, S.output_dir, name, static=None if computes and S.profile != "ci" else False)
 
 
 def acc_range(v):
@@ -1365,6 +1367,15 @@ TABLE1_TOL = 0.15  # [decided] a cell "matches" the paper within this test-accur
 EP_MIN_GAIN = 0.1  # [decided] a claimed improvement must exceed this (test accuracy), not 0.01 vs 0.00
 
 
+# The WD column under other optimisers (ablation rows: which reading gives the paper's 0.53 at 600 steps?), each
+# from theta_mem for ep_steps with weight decay `weight_decay`: kwargs of TrainConfig, or None to skip.
+WD_ABLATIONS = {
+    "ablation: WD with Adam, coupled L2": lambda S: dict(optimizer="adam"),
+    "ablation: WD with SGD, momentum 0.9, coupled L2": lambda S: dict(optimizer="sgd", momentum=0.9),
+    "ablation: WD at theta_mem's lr (ep_mem_lr)": lambda S: dict(lr=S.ep_mem_lr) if S.ep_mem_lr != S.ep_lr else None,
+}
+
+
 def ep_mem_ctx(S):
     """theta_mem's dense runs (one member per seed, lr ep_mem_lr, ep_start steps) and the WD column: the dense model
     trained on from theta_mem at ep_lr for ep_steps (a fresh optimiser, like the two edge-popup variants)."""
@@ -1379,7 +1390,10 @@ def ep_mem_ctx(S):
         alt = None if S.ep_mem_lr == S.ep_lr else fit(  # the premise at the variants' lr: theta_mem's run at ep_lr
             build(cfg, n_members=len(seeds), seeds=seeds), data, dataclasses.replace(tc, lr=S.ep_lr, checkpoint_steps=()),
             progress=False, desc="theta_mem at ep_lr")
-        return SimpleNamespace(data=data, cfg=cfg, run=run, wd_run=wd_run, alt=alt, seeds=seeds)
+        wd_abl = {name: fit(from_state(cfg, run.checkpoints[S.ep_start]), data, dataclasses.replace(
+            tc, steps=S.ep_steps, lr=S.ep_lr, checkpoint_steps=(), **kw(S)), progress=False, desc="WD ablation")
+            for name, kw in WD_ABLATIONS.items() if kw(S) is not None}
+        return SimpleNamespace(data=data, cfg=cfg, run=run, wd_run=wd_run, alt=alt, wd_abl=wd_abl, seeds=seeds)
     return memo("ep_mem", S, EP_USES, make)
 
 
@@ -1444,7 +1458,8 @@ def edge_popup(S) -> nb.Result:
         curves += [c.assign(seed=sd) for c in (
             test_acc(M.wd_run, i, "WD (dense continues)"), test_acc(r_frozen, i, "EP w/o WD (weights frozen)"),
             test_acc(r_both, i, "EP w/ WD"), test_acc(r_both, n + i, "EP + weights, no WD"),
-            test_acc(r_frozen, n + i, ABL_NO_DECAY), test_acc(r_old, i, ABL_NO_SIGN))]
+            test_acc(r_frozen, n + i, ABL_NO_DECAY), test_acc(r_old, i, ABL_NO_SIGN),
+            *(test_acc(r, i, name) for name, r in M.wd_abl.items()))]
     curves = pd.concat(curves, ignore_index=True)
     report = ep_report(S)
     cells = pd.DataFrame([dict(variant=v, seed=sd, **{str(t): a for t, a in zip(report, tk.at_steps(g, report))})
