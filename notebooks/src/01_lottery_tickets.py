@@ -1359,10 +1359,10 @@ graph.panel(S, draw=draw_graph)
 # **Why WD at 600 is 0.88, not 0.53 (ablation rows of the table).** Trained on at lr 1e-2, the dense model
 # generalises 350-950 steps after `theta_mem` (measured over the 10 seeds), so the 600 column falls in the middle of
 # its jump: per seed 0.50-1.00 (median 0.99; 3/10 seeds below 0.8: 0.50 / 0.58 / 0.79). The paper's 0.53 is what our
-# slowest seeds show; its later columns (0.95 / 1.00 / 1.00) match ours. We tried the other optimisers the authors'
-# scripts offer for the WD run, from the same `theta_mem` (rows "ablation: WD ..."): Adam with coupled L2 1 and SGD
-# with momentum 0.9 and coupled L2 1 never generalise (test 0.01-0.02 in every column), and AdamW
-# at `theta_mem`'s lr 1e-3 is too slow (0.03 / 0.05 / 0.08 / 0.15). AdamW betas (0.9, 0.999) instead of (0.9, 0.98)
+# slowest seeds show; its later columns (0.95 / 1.00 / 1.00) match ours. We tried other optimisers for the WD run,
+# from the same `theta_mem` (rows "ablation: WD ..."): the SGD of the authors' script defaults (momentum 0.9, coupled
+# L2 1) and Adam with a coupled L2 1 never generalise (test 0.01-0.02 in every column), and AdamW at `theta_mem`'s
+# lr 1e-3 is too slow (0.03 / 0.05 / 0.08 / 0.15). AdamW betas (0.9, 0.999) instead of (0.9, 0.98)
 # gives 0.88 / 0.98 / 1.00 / 1.00 (3 seeds, a script outside the notebook), and the float64 loss 0.86 at 600 (3
 # seeds). So none of these readings gives 0.53; we read the gap as the timing of a fast jump, which the paper's
 # seeds put later than ours (their seed count is not stated), and leave the cell False.
@@ -1378,9 +1378,9 @@ graph.panel(S, draw=draw_graph)
 #
 # At paper scale (the bundle, seeds 0 / 1 / 2, test acc 2000 steps after `theta_mem`): the old rule without decay
 # 0.20 / 0.08 / 0.51 (mean 0.26); sign(s) without decay 0.58 / 0.22 / 0.82 (0.54); sign(s) with decay 0.93 / 0.62 /
-# 0.92 (0.82; the paper 0.92); over the bundle's 10 seeds the means are 0.23 / 0.51 / 0.77. The two ablations are rows of the table below (not drawn in the figure). Also not
-# the cause (measured before the fix): the repo's wider embedding init (kaiming normal, sqrt(2) x ours) of
-# `theta_mem`: 0.18 / 0.13 / 0.50.
+# 0.92 (0.82; the paper 0.92); over the bundle's 10 seeds the means are 0.23 / 0.51 / 0.77. The two ablations are rows
+# of the table below (not drawn in the figure). Also not the cause (measured before the fix): the repo's wider
+# embedding init (kaiming normal, sqrt(2) x ours) of `theta_mem`: 0.18 / 0.13 / 0.50.
 #
 # *Read the repo's EP w/ WD with care:* with `--weight_learning` its `SupermaskLinear.forward` uses `w = self.weight`
 # and ignores the mask, so that command trains the dense model from `theta_mem` at lr 1e-2, as our WD column does.
