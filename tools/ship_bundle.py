@@ -8,6 +8,11 @@ a run, or its results/ folder); a section missing there is taken from `--fill-fr
 provenance keeps the profile and settings it was made at, so the claims table's scale column and the replay's
 stale-section notes say so). The bundle must hold every section and stay under --max-mb. Prints what came
 from where and at which scale.
+
+To re-run only some sections of a shipped bundle (the others replay, byte for byte):
+    GROKKIT_RUN_SECTIONS=sweep_f64 grokkit run notebooks/01_lottery_tickets.ipynb --profile paper \
+        --out OUT -p source=shipped
+then ship with --from OUT/paper/01_lottery_tickets.
 """
 from __future__ import annotations
 
