@@ -15,8 +15,9 @@
 # **Loss precision** (`loss_dtype`, [decided] float32 in every profile): the authors compute the cross-entropy in
 # float64, and that turns out to matter here. With float32 the trained unembedding W_U stays small, the global mask
 # empties it and k >= 0.7 tickets fail; with float64 they generalise in a few hundred steps (the k >= 0.7 diagnosis
-# below, and Fig 3a again with the float64 loss). The shipped paper bundle was made with float32 before we found this;
-# `-p loss_dtype=float64` runs every section like the repo (the paper profile: several hours on 2 CPU cores).
+# below, and Fig 3a again with the float64 loss, over 10 seeds in the bundle). The shipped paper bundle was made with
+# float32 before we found this; `-p loss_dtype=float64` runs every section like the repo (the paper profile: several
+# hours on 2 CPU cores).
 #
 # **Protocol.** The grokked ticket is taken from a dense run that *has generalised*, at
 # `t_prune = dense t_gen + margin` (rounded up to a checkpoint). If a dense member never generalises, the notebook
