@@ -42,6 +42,7 @@ from .results import Result, Section, run_sections, section
 __all__ = [
     "Check", "Claims", "NOT_AT_SCALE", "Param", "Params", "Result", "Section", "Settings", "claim",
     "default_profile", "median_spread", "positive", "prime", "run_sections", "section", "settings", "shipped_bundles",
+    "static_export",
 ]
 
 
@@ -187,6 +188,13 @@ def _jsonable(v: Any) -> Any:
 
 
 # ---- small statistics helpers used in claims tables -----------------------------------------
+def static_export(S: Settings) -> bool | None:
+    """`static=` for plots.export: None (PNG when an exporter is present) when this run computes sections at demo or
+    paper scale (source "run", or sections named in $GROKKIT_RUN_SECTIONS); False (HTML only) for a plain replay,
+    which has seconds for every figure, and for the ci profile."""
+    return None if (S.get("source", "run") == "run" or run_sections()) and S.profile != "ci" else False
+
+
 def median_spread(values) -> str:
     """'median [min, max] (n=K)' of the finite values, or 'none (n=K)'."""
     arr = np.asarray([v for v in values], dtype=float)

@@ -273,6 +273,16 @@ def test_run_sections_recompute_named_sections_while_the_rest_replays(S, tmp_pat
     assert nb.Result.load(back / "fit").p == 5 and (back / "other" / "result.json").exists()
 
 
+def test_static_export_only_where_sections_compute(S, tmp_path, monkeypatch):
+    """PNG export (static=None) for runs that compute at demo / paper scale, also a replay that re-runs some
+    sections; HTML only (False) for a plain replay and for ci."""
+    demo = PARAMS.resolve(profile="demo", output_dir=str(tmp_path / "d"))
+    replay = PARAMS.resolve(profile="demo", output_dir=str(tmp_path / "r"), source=str(S.output_dir))
+    assert nb.static_export(demo) is None and nb.static_export(replay) is False and nb.static_export(S) is False
+    monkeypatch.setenv("GROKKIT_RUN_SECTIONS", "fit")
+    assert nb.static_export(replay) is None and nb.static_export(S) is False
+
+
 def test_stale_sections_are_named(S, tmp_path, capsys):
     fit_section(S)
     other_section(S)

@@ -263,8 +263,7 @@ def train_cfg(S, steps, wd=None, patience=0, ckpts=()):
 def export(fig, name):
     """HTML (and PNG when a static exporter is present) in output_dir. A replay and the ci profile write HTML only
     (PNG: seconds per figure, a replay has 20 s in all); PNGs from demo / paper runs and $GROKKIT_RUN_SECTIONS ones."""
-    computes = (S.source == "run" or nb.run_sections()) and S.profile != "ci"
-    plots.export(fig, S.output_dir, name, static=None if computes else False)
+    plots.export(fig, S.output_dir, name, static=nb.static_export(S))
 
 
 def acc_range(v):
@@ -1416,14 +1415,16 @@ def ep_mem_ctx(S):
         tc = TrainConfig(steps=S.ep_start, lr=S.ep_mem_lr, weight_decay=S.weight_decay, eval_every=S.eval_every,
                          loss_dtype=S.loss_dtype, checkpoint_steps=(S.ep_start,), device=S.device)
         run = fit(build(cfg, n_members=len(seeds), seeds=seeds), data, tc, progress=False, desc="theta_mem")
-        wd_run = fit(from_state(cfg, run.checkpoints[S.ep_start]), data, dataclasses.replace(
-            tc, steps=S.ep_steps, lr=S.ep_lr, checkpoint_steps=()), progress=False, desc="WD")
+
+        def from_mem(desc, **kw):  # the dense model trained on from theta_mem at ep_lr for ep_steps (fresh optimiser)
+            return fit(from_state(cfg, run.checkpoints[S.ep_start]), data, dataclasses.replace(
+                tc, **{**dict(steps=S.ep_steps, lr=S.ep_lr, checkpoint_steps=()), **kw}), progress=False, desc=desc)
+        wd_run = from_mem("WD")
         alt = None if S.ep_mem_lr == S.ep_lr else fit(  # the premise at the variants' lr: theta_mem's run at ep_lr
             build(cfg, n_members=len(seeds), seeds=seeds), data, dataclasses.replace(tc, lr=S.ep_lr, checkpoint_steps=()),
             progress=False, desc="theta_mem at ep_lr")
-        wd_abl = {name: fit(from_state(cfg, run.checkpoints[S.ep_start]), data, dataclasses.replace(
-            tc, **{**dict(steps=S.ep_steps, lr=S.ep_lr, checkpoint_steps=()), **kw(S)}), progress=False,
-            desc="WD ablation") for name, kw in WD_ABLATIONS.items() if kw(S) is not None}
+        abl = {name: kw(S) for name, kw in WD_ABLATIONS.items()}
+        wd_abl = {name: from_mem("WD ablation", **kw) for name, kw in abl.items() if kw is not None}
         return SimpleNamespace(data=data, cfg=cfg, run=run, wd_run=wd_run, alt=alt, wd_abl=wd_abl, seeds=seeds)
     return memo("ep_mem", S, EP_USES, make)
 

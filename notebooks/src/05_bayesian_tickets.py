@@ -435,7 +435,7 @@ def phases_claims(R):
 
 def export(fig, name):
     """HTML always; PNG only from demo / paper runs (a replay has seconds for every figure)."""
-    plots.export(fig, S.output_dir, name, static=None if S.source == "run" and S.profile != "ci" else False)
+    plots.export(fig, S.output_dir, name, static=nb.static_export(S))
 
 
 print(R_phases.phases.to_string(index=False))
