@@ -109,6 +109,21 @@ def line(df: pd.DataFrame, x: str, y: str, color: str | None = None, *, log_x=Fa
 
 
 _KALEIDO = {"server": None}
+STATIC_TIMEOUT_S = 120.0  # one PNG takes ~0.3 s once the browser runs; a stuck browser must not hang a notebook
+
+
+def find_browser() -> str | None:
+    """The Chrome / Chromium that kaleido would start (BROWSER_PATH, PATH, the usual install places), or None.
+    Without one, kaleido's sync server waits forever for a browser that never starts: look first."""
+    try:
+        from choreographer.browsers.chromium import Chromium
+    except ImportError:  # kaleido < 1 (bundled its own browser) or no kaleido: let write_image decide
+        return "kaleido"
+    try:
+        path = Chromium.find_browser(skip_local=False)
+    except Exception:  # noqa: BLE001 best-effort search
+        return None
+    return path if path and os.access(path, os.X_OK) else None  # BROWSER_PATH is not checked by choreographer
 
 
 def _kaleido_server() -> None:
@@ -127,9 +142,40 @@ def _kaleido_server() -> None:
         pass
 
 
+def _write_png(fig: go.Figure, path: Path, timeout_s: float) -> None:
+    """fig.write_image in a daemon thread, given up after timeout_s (TimeoutError)."""
+    import threading
+
+    box: dict = {}
+
+    def work():
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="The kopts argument is ignored")
+                fig.write_image(path, width=900, height=int(fig.layout.height or 450), scale=1)
+        except BaseException as e:  # noqa: BLE001 re-raised in the caller
+            box["error"] = e
+
+    t = threading.Thread(target=work, daemon=True, name="grokkit-png")
+    t.start()
+    t.join(timeout_s)
+    if t.is_alive():
+        raise TimeoutError(f"no PNG after {timeout_s:g} s (browser stuck?)")
+    if "error" in box:
+        raise box["error"]
+
+
+def _static_unavailable(reason: str) -> None:
+    if not getattr(export, "_warned", False):
+        print(f"(static PNG export unavailable: {reason}; HTML written. Install Chromium, e.g. "
+              "`bash tools/ensure_chromium.sh`, or set BROWSER_PATH; GROKKIT_STATIC=0 silences this)")
+        export._warned = True
+
+
 def export(fig: go.Figure, output_dir: str | os.PathLike, name: str, *, static: bool | None = None) -> list[Path]:
     """Write name.html (always; plotly.min.js once beside it, so it works offline) and name.png
-    (when kaleido and a Chrome/Chromium are available).
+    (when kaleido and a Chrome/Chromium are available; without a browser, or when one PNG takes longer than
+    STATIC_TIMEOUT_S, HTML only and PNG export is switched off for the rest of the process).
     GROKKIT_STATIC=0 disables static export."""
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -137,17 +183,20 @@ def export(fig: go.Figure, output_dir: str | os.PathLike, name: str, *, static: 
     fig.write_html(written[0], include_plotlyjs="directory", full_html=True)
     if static is None:
         static = os.environ.get("GROKKIT_STATIC", "1") not in ("0", "false", "off")
-    if static:
+    if static and not _KALEIDO.get("off"):
+        if _KALEIDO["server"] is None and find_browser() is None:
+            _KALEIDO["off"] = True
+            _static_unavailable("no Chrome / Chromium found")
+            return written
         try:
             _kaleido_server()
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message="The kopts argument is ignored")
-                fig.write_image(out / f"{name}.png", width=900, height=int(fig.layout.height or 450), scale=1)
+            _write_png(fig, out / f"{name}.png", STATIC_TIMEOUT_S)
             written.append(out / f"{name}.png")
-        except Exception as e:  # no kaleido / no browser: HTML is enough
-            if not getattr(export, "_warned", False):
-                print(f"(static PNG export unavailable: {type(e).__name__}; HTML written)")
-                export._warned = True
+        except TimeoutError as e:
+            _KALEIDO["off"] = True
+            _static_unavailable(str(e))
+        except Exception as e:  # no kaleido / a browser that failed: HTML is enough
+            _static_unavailable(type(e).__name__)
     return written
 
 
