@@ -129,6 +129,14 @@ def cmd_run(args) -> int:
             extra[k] = json.loads(v)
         except json.JSONDecodeError:
             extra[k] = v
+    progress = getattr(args, "progress", "auto")
+    if progress == "auto":
+        progress = "cells" if sys.stdout.isatty() else "none"
+    if progress == "log":  # papermill logs each output chunk on its "papermill" logger, at INFO
+        import logging
+
+        logging.basicConfig(level=logging.WARNING, format="%(message)s")
+        logging.getLogger("papermill").setLevel(logging.INFO)
     failures, summary = [], []
     n = len(args.notebooks)
     t_all = time.time()
@@ -140,7 +148,8 @@ def cmd_run(args) -> int:
         try:
             pm.execute_notebook(path, str(root / f"{name}.ipynb"), cwd=str(Path(path).parent),
                                 parameters={"profile": args.profile, "output_dir": str(out_dir), **extra},
-                                progress_bar=False, kernel_name="python3")
+                                progress_bar=progress == "cells", log_output=progress == "log",
+                                kernel_name="python3")
             status = "ok"
         except Exception as e:  # keep going: report every notebook
             status = f"FAILED ({type(e).__name__})"
@@ -287,6 +296,10 @@ def main(argv=None) -> int:
     r.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE", type=_param)
     r.add_argument("--help-params", action="store_true",
                    help="print the notebooks' parameters (allowed values, defaults per profile, help); run nothing")
+    r.add_argument("--progress", default="auto", choices=["auto", "cells", "log", "none"],
+                   help="cells: a bar over each notebook's cells; log: stream each cell's printed output as it comes "
+                        "(which section runs, what it measured: follow a paper-scale run); none: one line per "
+                        "notebook; auto (default): cells on a terminal, else none")
     w = sub.add_parser("sweep", help="run a notebook once per grid point (seeds, primes, ...) on a Dask cluster, "
                        "then aggregate the claims and tables")
     w.add_argument("notebook", help="a notebook (.ipynb path or a name such as 00_quickstart)")

@@ -124,3 +124,17 @@ def test_cli_process_errors_are_one_line(tmp_path):
         r = _cli(*args)
         assert r.returncode == 2 and r.stdout == "", (args, r.stdout)
         assert needle in r.stderr and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("flag, bar, log", [("cells", True, False), ("log", False, True), ("none", False, False),
+                                            ("auto", False, False)])  # auto: pytest's stdout is not a terminal
+def test_run_progress_modes_reach_papermill(monkeypatch, tmp_path, capsys, flag, bar, log):
+    import papermill
+
+    seen = {}
+    monkeypatch.setattr(papermill, "execute_notebook", lambda *a, **k: seen.update(k))
+    nb = tmp_path / "nb.ipynb"
+    nb.write_text("{}")
+    assert main(["run", "--out", str(tmp_path / "out"), "--progress", flag, str(nb)]) == 0
+    assert (seen["progress_bar"], seen["log_output"]) == (bar, log)
+    assert "nb: ok in" in capsys.readouterr().out
