@@ -129,7 +129,7 @@ def cmd_run(args) -> int:
             extra[k] = json.loads(v)
         except json.JSONDecodeError:
             extra[k] = v
-    progress = getattr(args, "progress", "auto")
+    progress = args.progress
     if progress == "auto":
         progress = "cells" if sys.stdout.isatty() else "none"
     if progress == "log":  # papermill logs each output chunk on its "papermill" logger, at INFO

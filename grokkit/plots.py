@@ -108,7 +108,7 @@ def line(df: pd.DataFrame, x: str, y: str, color: str | None = None, *, log_x=Fa
     return fig
 
 
-_KALEIDO = {"server": None}
+_KALEIDO = {"server": None, "off": False, "warned": False}  # PNG export state of the process
 STATIC_TIMEOUT_S = 120.0  # one PNG takes ~0.3 s once the browser runs; a stuck browser must not hang a notebook
 
 
@@ -126,11 +126,17 @@ def find_browser() -> str | None:
     return path if path and os.access(path, os.X_OK) else None  # BROWSER_PATH is not checked by choreographer
 
 
+class StaticExportOff(RuntimeError):
+    """PNG export cannot work in this process (no browser, or a browser that stopped answering)."""
+
+
 def _kaleido_server() -> None:
     """Keep one headless browser for every PNG of the process (kaleido >= 1 starts Chromium per figure
-    otherwise: ~3 s each, and a notebook writes ten or more)."""
+    otherwise: ~3 s each, and a notebook writes ten or more). StaticExportOff when there is no browser to start."""
     if _KALEIDO["server"] is not None:
         return
+    if find_browser() is None:
+        raise StaticExportOff("no Chrome / Chromium found")
     _KALEIDO["server"] = False
     try:
         import kaleido
@@ -143,7 +149,7 @@ def _kaleido_server() -> None:
 
 
 def _write_png(fig: go.Figure, path: Path, timeout_s: float) -> None:
-    """fig.write_image in a daemon thread, given up after timeout_s (TimeoutError)."""
+    """fig.write_image in a daemon thread, given up after timeout_s (StaticExportOff)."""
     import threading
 
     box: dict = {}
@@ -160,16 +166,16 @@ def _write_png(fig: go.Figure, path: Path, timeout_s: float) -> None:
     t.start()
     t.join(timeout_s)
     if t.is_alive():
-        raise TimeoutError(f"no PNG after {timeout_s:g} s (browser stuck?)")
+        raise StaticExportOff(f"no PNG after {timeout_s:g} s (browser stuck?)")
     if "error" in box:
         raise box["error"]
 
 
 def _static_unavailable(reason: str) -> None:
-    if not getattr(export, "_warned", False):
+    if not _KALEIDO["warned"]:
         print(f"(static PNG export unavailable: {reason}; HTML written. Install Chromium, e.g. "
               "`bash tools/ensure_chromium.sh`, or set BROWSER_PATH; GROKKIT_STATIC=0 silences this)")
-        export._warned = True
+        _KALEIDO["warned"] = True
 
 
 def export(fig: go.Figure, output_dir: str | os.PathLike, name: str, *, static: bool | None = None) -> list[Path]:
@@ -183,16 +189,12 @@ def export(fig: go.Figure, output_dir: str | os.PathLike, name: str, *, static: 
     fig.write_html(written[0], include_plotlyjs="directory", full_html=True)
     if static is None:
         static = os.environ.get("GROKKIT_STATIC", "1") not in ("0", "false", "off")
-    if static and not _KALEIDO.get("off"):
-        if _KALEIDO["server"] is None and find_browser() is None:
-            _KALEIDO["off"] = True
-            _static_unavailable("no Chrome / Chromium found")
-            return written
+    if static and not _KALEIDO["off"]:
         try:
             _kaleido_server()
             _write_png(fig, out / f"{name}.png", STATIC_TIMEOUT_S)
             written.append(out / f"{name}.png")
-        except TimeoutError as e:
+        except StaticExportOff as e:
             _KALEIDO["off"] = True
             _static_unavailable(str(e))
         except Exception as e:  # no kaleido / a browser that failed: HTML is enough

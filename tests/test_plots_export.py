@@ -12,8 +12,7 @@ from grokkit import plots
 
 @pytest.fixture
 def fresh_export_state(monkeypatch):
-    monkeypatch.setattr(plots, "_KALEIDO", {"server": None})
-    monkeypatch.delattr(plots.export, "_warned", raising=False)
+    monkeypatch.setattr(plots, "_KALEIDO", {"server": None, "off": False, "warned": False})
     monkeypatch.delenv("GROKKIT_STATIC", raising=False)
     yield
 
@@ -23,9 +22,10 @@ def fig():
 
 
 def test_no_browser_writes_html_only_without_starting_kaleido(fresh_export_state, monkeypatch, tmp_path, capsys):
+    kaleido = pytest.importorskip("kaleido")
     monkeypatch.setattr(plots, "find_browser", lambda: None)
     calls = []
-    monkeypatch.setattr(plots, "_kaleido_server", lambda: calls.append("server"))
+    monkeypatch.setattr(kaleido, "start_sync_server", lambda *a, **k: calls.append("server"))
     monkeypatch.setattr(go.Figure, "write_image", lambda *a, **k: calls.append("png"))
     first = plots.export(fig(), tmp_path, "a")
     second = plots.export(fig(), tmp_path, "b")
